@@ -1,0 +1,55 @@
+# The two commands of the course: `make book` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+JB := $(VENV)/bin/jupyter-book
+JOBS ?= 2
+
+# The offline default: chapters never try live sources in a build (set S2SLIDE_OFFLINE=0 to allow it).
+export S2SLIDE_OFFLINE ?= 1
+# The real sample files, when a mirror of them sits beside the checkout (as on CI).
+MIRROR_DEFAULT := $(abspath ../shared/data)
+export S2SLIDE_MIRROR ?= $(if $(wildcard $(MIRROR_DEFAULT)/README.md),$(MIRROR_DEFAULT),)
+export S2SLIDE_CACHE ?= $(abspath _build/cache)
+export S2SLIDE_RESULTS ?= $(abspath _build/results)
+export NO_GCE_CHECK := true
+export MPLBACKEND := Agg
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+STATS := _build/generated/statistics.md
+BUILD := $(JB) build . --warningiserror --keep-going --quiet
+
+.PHONY: book test venv unit notebooks html site clean
+
+venv:
+	@tools/venv.sh $(PYTHON) $(VENV)
+
+# Executed notebooks are cached (jupyter-cache in _build/.jupyter_cache): a second run with
+# nothing changed re-executes nothing. The statistics page is filled from the results files
+# the chapters wrote, so the site is built a second time only if those changed.
+html: venv
+	@$(PY) -m s2slide.results $(STATS) >/dev/null
+	$(BUILD)
+	@if [ "$$($(PY) -m s2slide.results $(STATS))" = changed ]; then $(BUILD); fi
+
+book: html
+	@echo "The book: $(abspath _build/html/index.html)"
+
+unit: venv
+	$(PY) -m pytest tests -m "not site" -n $(JOBS) -q
+
+notebooks: venv
+	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
+	  -n $(JOBS) --dist loadfile -q notebooks
+
+site: html
+	@tools/chromium.sh
+	$(PY) -m pytest tests -m site -q
+
+test: unit notebooks site
+	@echo "make test: all checks passed"
+
+clean:
+	rm -rf _build

@@ -1,0 +1,122 @@
+"""Checks of the environment a chapter runs in (chapter 0).
+
+Every network check is bounded by a short timeout, so offline machines answer at once.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from urllib.parse import urlparse
+
+from s2slide import config
+
+#: The live endpoints the course can use (see book/data.md).
+ENDPOINTS: dict[str, str] = {
+    "Earth Search STAC": "https://earth-search.aws.element84.com/v1",
+    "Planetary Computer STAC": "https://planetarycomputer.microsoft.com/api/stac/v1",
+    "Copernicus Data Space": "https://catalogue.dataspace.copernicus.eu/odata/v1/Products",
+    "Earth Engine": "https://earthengine.googleapis.com",
+    "Zenodo (Landslide4Sense)": "https://zenodo.org",
+    "GitHub (sample files)": "https://raw.githubusercontent.com",
+}
+
+
+@dataclass(frozen=True)
+class Reachability:
+    """Result of one reachability probe."""
+
+    name: str
+    url: str
+    reachable: bool
+    detail: str
+    seconds: float
+
+
+def in_colab() -> bool:
+    """True inside a Google Colab runtime."""
+    try:
+        import google.colab  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def reachable(url: str, *, timeout: float = 2.0) -> tuple[bool, str]:
+    """Can a TCP connection be opened to the host of ``url`` within ``timeout`` seconds?
+
+    Returns ``(False, reason)`` at once when ``S2SLIDE_OFFLINE``/``CI`` is set.
+    """
+    if config.offline():
+        return False, "skipped: offline mode (S2SLIDE_OFFLINE or CI is set)"
+    parsed = urlparse(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parsed.hostname or "", port), timeout=timeout):
+            return True, "reachable"
+    except OSError as err:
+        return False, f"unreachable ({err.__class__.__name__}: {err})"
+
+
+def check_endpoints(timeout: float = 2.0) -> list[Reachability]:
+    """Probe every endpoint of :data:`ENDPOINTS`."""
+    out = []
+    for name, url in ENDPOINTS.items():
+        t0 = time.perf_counter()
+        ok, detail = reachable(url, timeout=timeout)
+        out.append(Reachability(name, url, ok, detail, time.perf_counter() - t0))
+    return out
+
+
+def package_table(names: tuple[str, ...] | None = None) -> dict[str, str]:
+    """Installed version of each package the course uses ('missing' when absent)."""
+    names = names or (
+        "s2slide", "numpy", "scipy", "xarray", "rasterio", "rioxarray", "geopandas",
+        "scikit-learn", "opencv-python-headless", "tensorflow-cpu", "tensorflow", "keras",
+        "h5py", "spectral", "pystac-client", "odc-stac", "earthengine-api", "geemap",
+        "codecarbon", "pooch", "jupyter-book", "nbval",
+    )
+    table = {}
+    for name in names:
+        try:
+            table[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            table[name] = "missing"
+    return table
+
+
+def hardware() -> dict[str, object]:
+    """CPU count, memory, and the GPUs TensorFlow sees (imports TensorFlow: 5-15 s)."""
+    info: dict[str, object] = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+    }
+    try:
+        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+        info["memory_gb"] = round(pages * size / 1e9, 1)
+    except (ValueError, OSError, AttributeError):
+        info["memory_gb"] = None
+    try:
+        import tensorflow as tf
+
+        info["tensorflow_gpus"] = [d.name for d in tf.config.list_physical_devices("GPU")]
+    except ImportError:
+        info["tensorflow_gpus"] = "TensorFlow not installed"
+    return info
+
+
+def locations() -> dict[str, str]:
+    """Where data is cached, where the mirror is, where results go."""
+    mirror = config.mirror_dir()
+    return {
+        "cache (downloads, live scenes)": str(config.cache_dir()),
+        "mirror of the sample files": str(mirror) if mirror else "none (S2SLIDE_MIRROR not set)",
+        "results files": str(config.results_dir()),
+        "offline mode": str(config.offline()),
+        "in Colab": str(in_colab()),
+    }

@@ -1,0 +1,180 @@
+"""Results files: every chapter writes its key numbers to ``<results_dir>/NN_slug.json``.
+
+Later pages (the execution statistics, chapter 7) and checks aggregate them. A chapter
+never *needs* another chapter's results file: readers skip what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from s2slide import config
+from s2slide.carbon import DEFAULT_COUNTRY, Tracker
+
+MAIN_PACKAGES = (
+    "s2slide", "numpy", "xarray", "rasterio", "scikit-learn", "opencv-python-headless",
+    "tensorflow-cpu", "tensorflow", "keras", "codecarbon", "jupyter-book",
+)
+
+
+def package_versions(names: tuple[str, ...] = MAIN_PACKAGES) -> dict[str, str]:
+    """Installed versions of the course's main packages (missing ones are left out)."""
+    found: dict[str, str] = {}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def _jsonable(value: Any) -> Any:
+    """Convert numpy scalars/arrays and paths so that ``json`` can write them."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, float) and value != value:  # NaN is not valid JSON
+        return None
+    return value
+
+
+def write_results(chapter: str, record: dict[str, Any], folder: Path | None = None) -> Path:
+    """Write ``record`` to ``<folder>/<chapter>.json`` atomically and return the path."""
+    folder = folder or config.results_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{chapter}.json"
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(_jsonable(record), fh, indent=2, sort_keys=True)
+    os.replace(tmp, path)
+    return path
+
+
+def read_results(folder: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Read every ``*.json`` results file in ``folder``, keyed by chapter (sorted)."""
+    folder = folder or config.results_dir()
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted(folder.glob("*.json")):
+        try:
+            out[path.stem] = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue  # a results file being written by a running chapter
+    return out
+
+
+class ChapterRun:
+    """The bookkeeping of one chapter run: footprint, numbers, source, mode.
+
+    Examples
+    --------
+    In the imports cell of a chapter::
+
+        run = results.ChapterRun("02_alignment", mode=MODE).start()
+
+    then ``run.record(source=..., ecc_error_px=...)`` as numbers are computed, and in the
+    last cell ``run.finish()``, which writes ``_build/results/02_alignment.json``.
+    """
+
+    def __init__(self, chapter: str, *, mode: str = "n/a",
+                 country_iso_code: str = DEFAULT_COUNTRY, track_carbon: bool = True):
+        self.chapter = chapter
+        self.values: dict[str, Any] = {"chapter": chapter, "mode": mode}
+        self._tracker = Tracker(country_iso_code=country_iso_code) if track_carbon else None
+
+    def start(self) -> "ChapterRun":
+        """Start the footprint tracker; returns ``self``."""
+        if self._tracker is not None:
+            self._tracker.start()
+        return self
+
+    def record(self, **values: Any) -> dict[str, Any]:
+        """Add or update numbers of this run (nested dicts are merged one level deep)."""
+        for key, value in values.items():
+            old = self.values.get(key)
+            if isinstance(old, dict) and isinstance(value, dict):
+                old.update(value)
+            else:
+                self.values[key] = value
+        return self.values
+
+    def finish(self) -> Path:
+        """Stop the tracker and write the results file; returns its path."""
+        if self._tracker is not None:
+            self.values["footprint"] = self._tracker.stop().as_dict()
+        self.values["finished_utc"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.values["platform"] = {"python": sys.version.split()[0], "machine": platform.machine(),
+                                   "offline": config.offline()}
+        self.values["versions"] = package_versions()
+        return write_results(self.chapter, self.values)
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def statistics_markdown(records: dict[str, dict[str, Any]]) -> str:
+    """Markdown table of time, memory, energy, emissions, source and mode per chapter."""
+    lines = [
+        "| chapter | data source | mode | time (s) | peak memory (MB) | energy (kWh) | emissions (g CO2e) |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    total_t = total_e = total_g = 0.0
+    for chapter, rec in records.items():
+        fp = rec.get("footprint") or {}
+        sources = rec.get("source") or rec.get("sources") or "–"
+        if isinstance(sources, (list, tuple)):
+            sources = ", ".join(map(str, sources))
+        lines.append(
+            f"| {chapter} | {sources} | {rec.get('mode', '–')} | {_fmt(fp.get('duration_s'))} | "
+            f"{_fmt(fp.get('peak_memory_mb'))} | {_fmt(fp.get('energy_kwh'))} | "
+            f"{_fmt(fp.get('emissions_g'))} |"
+        )
+        total_t += fp.get("duration_s") or 0.0
+        total_e += fp.get("energy_kwh") or 0.0
+        total_g += fp.get("emissions_g") or 0.0
+    lines.append(f"| **total** | | | {_fmt(total_t)} | | {_fmt(total_e)} | {_fmt(total_g)} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_statistics(out: Path, folder: Path | None = None) -> bool:
+    """Write the execution-statistics fragment to ``out``; return True if its content changed.
+
+    The file is only rewritten when its content changes, so an unchanged book is not rebuilt.
+    """
+    records = read_results(folder)
+    if records:
+        first = next(iter(records.values()))
+        versions = ", ".join(f"{k} {v}" for k, v in sorted((first.get("versions") or {}).items()))
+        text = (statistics_markdown(records)
+                + f"\nMeasured when the book was last built; package versions: {versions}.\n")
+    else:
+        text = ("No chapter has written a results file yet: build the book with `make book` "
+                "and this table fills in.\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists() and out.read_text() == text:
+        return False
+    out.write_text(text)
+    return True
+
+
+if __name__ == "__main__":  # python -m s2slide.results OUT.md [RESULTS_DIR]
+    target = Path(sys.argv[1])
+    source = Path(sys.argv[2]) if len(sys.argv) > 2 else None
+    print("changed" if render_statistics(target, source) else "unchanged")

@@ -1,0 +1,60 @@
+"""The package's frame: errors, configuration, results files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from s2slide import config, errors, results
+
+
+def test_every_error_is_an_s2slide_error_and_a_builtin():
+    subclasses = [c for c in vars(errors).values()
+                  if isinstance(c, type) and issubclass(c, errors.S2SlideError) and c is not errors.S2SlideError]
+    assert subclasses
+    for cls in subclasses:
+        builtin = [b for b in cls.__mro__ if b.__module__ == "builtins" and b not in (Exception, BaseException, object)]
+        assert builtin, f"{cls.__name__} derives from no specific built-in error"
+
+
+def test_missing_band_error_message_is_not_quoted():
+    err = errors.MissingBandError("band 'B99' not found; use one of B02, B03")
+    assert str(err).startswith("band 'B99'")
+    with pytest.raises(KeyError):
+        raise err
+
+
+def test_offline_flag(monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("S2SLIDE_OFFLINE", "0")
+    assert not config.offline()
+    monkeypatch.setenv("CI", "true")
+    assert config.offline()
+
+
+def test_bad_mode_is_rejected(monkeypatch):
+    monkeypatch.setenv("S2SLIDE_MODE", "turbo")
+    with pytest.raises(errors.InvalidInputError, match="fast"):
+        config.default_mode()
+
+
+def test_results_file_round_trip(tmp_path):
+    import numpy as np
+
+    path = results.write_results("99_test", {"f1": np.float32(0.5), "cm": np.eye(2, dtype=int),
+                                             "nan": float("nan")}, folder=tmp_path)
+    data = json.loads(path.read_text())
+    assert data == {"f1": 0.5, "cm": [[1, 0], [0, 1]], "nan": None}
+    assert results.read_results(tmp_path) == {"99_test": data}
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_statistics_page_fragment(tmp_path):
+    results.write_results("01_x", {"mode": "fast", "source": "simulated",
+                                   "footprint": {"duration_s": 2.0, "energy_kwh": 1e-4, "emissions_g": 0.02,
+                                                 "peak_memory_mb": 300.0}}, folder=tmp_path)
+    out = tmp_path / "stats.md"
+    assert results.render_statistics(out, tmp_path) is True
+    assert "| 01_x | simulated | fast | 2 |" in out.read_text()
+    assert results.render_statistics(out, tmp_path) is False  # unchanged: not rewritten
