@@ -38,7 +38,7 @@ book: html
 	@echo "The book: $(abspath _build/html/index.html)"
 
 unit: venv
-	$(PY) -m pytest tests -m "not site" -n $(JOBS) -q
+	$(PY) -m pytest tests -m "not site and not colab" -n $(JOBS) -q
 
 notebooks: venv
 	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
