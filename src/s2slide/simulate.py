@@ -1,0 +1,928 @@
+"""Simulated Sentinel-2 scenes with known truth: the offline tier of ``data.load_scene``.
+
+Every array made here is *synthetic* and must be labelled "simulated" wherever it is shown
+(``attrs["source"] == "simulated"``, ``attrs["label"]``). The generator is deterministic:
+the same preset, seed and options give identical arrays on every machine.
+
+How a scene is made (one small function per step, in this order):
+
+1. **Terrain** by spectral synthesis (FFT of white noise shaped by a power-law spectrum
+   ``P(k) ~ k**-3.2``, i.e. a fractal surface with Hurst exponent ~0.6) added to a carved
+   main valley and tributaries; slope and aspect by ``numpy.gradient`` with the pixel size.
+2. **Land cover** from elevation, slope and aspect: forest, shrub and grass, fields,
+   bare rock and scree, snow on the highest ground, the river on the valley floor (the
+   lowest path, by construction of the valley), a settlement and a road.
+3. **Reflectance** in the 12 L2A bands from class spectra (table below) with canopy-cover
+   and brightness texture, topographic illumination for each date's sun (Minnaert-like
+   ``(cos i / cos z) ** k`` plus a diffuse term), and per-date gain, offset and haze.
+4. **Landslides**: new co-seismic ones (``truth``) and older scars (on both dates, not in
+   ``truth``) with areas from the inverse-gamma distribution of Malamud et al. (2004), on
+   steep slopes, denser toward the epicentre, elongated downslope, with sub-pixel edges.
+5. **Clouds and shadows** (optional), a known sub-pixel **misregistration** of the post
+   image, **sensor noise**, and quantisation to L2A digital numbers with each date's
+   processing baseline (03.01 pre, 04.00 post for Luding: the post DNs carry +1000), which
+   :func:`scene` converts back with :mod:`s2slide.harmonize`.
+
+Class spectra (surface reflectance 0-1; bands B01 B02 B03 B04 B05 B06 B07 B08 B8A B09 B11
+B12) are typical values read from laboratory and image spectra resampled to Sentinel-2:
+conifer and broadleaf canopy, grass, soils, granite/schist rock, snow and turbid water from
+the USGS Spectral Library v7 (Kokaly et al. 2017, doi:10.3133/ds1035) and the
+ECOSTRESS library (Meerdink et al. 2019, doi:10.1016/j.rse.2019.05.015); forest and fresh
+landslide values checked against Sentinel-2 L2A studies of co-seismic landslides
+(e.g. Ghorbanzadeh et al. 2022, IEEE TGRS 60, Landslide4Sense; seed 000 reports landslide
+dNDVI < -0.2). For instance forest: red ~0.025, narrow NIR ~0.28, SWIR1 ~0.13
+(NDVI ~0.8); fresh landslide (bare soil and rock): red ~0.24, NIR ~0.31, SWIR1 ~0.36
+(NDVI ~0.13); snow: visible ~0.85, SWIR1 ~0.08 (NDSI ~0.8); turbid river: red ~0.08,
+NIR ~0.025 (NDVI < 0). See :data:`SPECTRA`.
+
+Introduced in chapter 1 (data tiers); used by every chapter when no live data is reachable.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, replace
+from datetime import date
+
+import numpy as np
+import xarray as xr
+from scipy import ndimage, stats
+
+from s2slide import harmonize
+from s2slide.bands import L4S_CHANNELS, L4S_MEAN, L4S_STD, QUANTIFICATION_VALUE, S2_L2A_BANDS
+from s2slide.errors import InvalidInputError, SceneNotFoundError
+from s2slide.scenes import get_scene
+
+__all__ = ["PRESETS", "SPECTRA", "CLASSES", "Preset", "scene", "scene_dn", "l4s_patches",
+           "landslide_areas", "sun_position", "terrain", "slope_aspect", "illumination"]
+
+#: Malamud et al. (2004), Earth Surf. Process. Landforms 29: 687-711: inverse-gamma fit to
+#: event inventories: rho = 1.40, a = 1.28e-3 km2, s = -1.32e-4 km2 (FACTS.md).
+MALAMUD_RHO, MALAMUD_A_KM2, MALAMUD_S_KM2 = 1.40, 1.28e-3, -1.32e-4
+
+#: Land-cover classes (codes of the ``landcover`` layer returned with ``extras=True``).
+CLASSES: dict[str, int] = {"water": 0, "forest": 1, "shrub_grass": 2, "fields": 3, "rock": 4,
+                           "snow": 5, "settlement": 6, "road": 7, "landslide": 8, "old_scar": 9}
+
+#: Typical surface reflectance per class in the 12 L2A bands (B01..B12 without B10; sources in
+#: the module docstring). Vegetation rows are full cover; partial cover mixes in ``soil``.
+SPECTRA: dict[str, tuple[float, ...]] = {
+    # bands:  B01, B02, B03, B04, B05, B06, B07, B08, B8A, B09, B11, B12
+    "forest": (0.025, 0.025, 0.045, 0.025, 0.075, 0.19, 0.24, 0.265, 0.28, 0.275, 0.13, 0.06),
+    "broadleaf": (0.022, 0.022, 0.05, 0.024, 0.09, 0.26, 0.33, 0.36, 0.38, 0.37, 0.17, 0.07),
+    "shrub_grass": (0.035, 0.04, 0.07, 0.06, 0.12, 0.22, 0.26, 0.28, 0.295, 0.29, 0.22, 0.12),
+    "dry_grass": (0.06, 0.07, 0.1, 0.13, 0.17, 0.21, 0.23, 0.245, 0.255, 0.25, 0.33, 0.25),
+    "soil": (0.08, 0.09, 0.12, 0.16, 0.19, 0.21, 0.225, 0.235, 0.245, 0.245, 0.32, 0.27),
+    "rock": (0.11, 0.12, 0.15, 0.18, 0.2, 0.215, 0.225, 0.235, 0.24, 0.24, 0.29, 0.25),
+    "landslide": (0.14, 0.16, 0.2, 0.24, 0.27, 0.28, 0.29, 0.3, 0.31, 0.305, 0.36, 0.31),
+    "snow": (0.85, 0.86, 0.85, 0.82, 0.8, 0.77, 0.74, 0.7, 0.68, 0.62, 0.08, 0.06),
+    "water": (0.06, 0.07, 0.09, 0.08, 0.07, 0.04, 0.03, 0.028, 0.025, 0.02, 0.01, 0.008),
+    "settlement": (0.1, 0.11, 0.13, 0.15, 0.17, 0.19, 0.2, 0.21, 0.22, 0.22, 0.25, 0.22),
+    "road": (0.09, 0.1, 0.12, 0.13, 0.14, 0.15, 0.16, 0.165, 0.17, 0.17, 0.2, 0.18),
+    "cloud": (0.62, 0.6, 0.59, 0.58, 0.58, 0.57, 0.57, 0.56, 0.56, 0.5, 0.4, 0.3),
+}
+_MINNAERT_K = np.array([0.40, 0.42, 0.45, 0.48, 0.52, 0.60, 0.65, 0.68, 0.68, 0.66, 0.58, 0.55],
+                       np.float32)
+_DIFFUSE = np.array([0.30, 0.26, 0.20, 0.16, 0.14, 0.12, 0.11, 0.10, 0.10, 0.10, 0.07, 0.06],
+                    np.float32)
+_HAZE = np.array([1.0, 0.85, 0.6, 0.42, 0.35, 0.28, 0.22, 0.18, 0.17, 0.15, 0.05, 0.02], np.float32)
+_MAX_SHIFT = 5.0   # px; the grid is simulated with a margin of _PAD px so that shifts bring
+_PAD = 8           # in real content, and the margin does not depend on the shift asked for
+_NOISE_SD = np.float32(0.0025)  # reflectance; Sentinel-2 MSI SNR > 100 at typical radiance
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Landscape, climate and event of a simulated study area (lengths in metres).
+
+    ``valley_azimuth_deg`` is the direction the main river flows toward (clockwise from
+    north); ``epicentre_lonlat`` (degrees) is where landslide density peaks (None: the
+    grid centre, as for rainfall-triggered landslides); ``decay_m`` its e-folding distance.
+    ``veg_cover_pre/post`` are the mean green cover of grass and fields on each date.
+    """
+
+    name: str
+    title: str
+    floor_m: float
+    relief_m: float
+    valley_azimuth_deg: float
+    snowline_m: float | None
+    treeline_m: float
+    forest: str
+    veg_cover_pre: float
+    veg_cover_post: float
+    pre_baseline: str
+    post_baseline: str
+    landslide_fraction: float
+    old_scar_fraction: float
+    epicentre_lonlat: tuple[float, float] | None
+    decay_m: float
+    dry_valley: bool
+    gully_gradient: float = 0.25
+
+
+PRESETS: dict[str, Preset] = {
+    # Dadu river valley near Luding: a deep dry-hot valley, conifer forest on the flanks,
+    # alpine grass, rock and snow above ~4,000 m; November on both dates.
+    "luding": Preset("luding", "Luding", floor_m=1250.0, relief_m=3500.0,
+                     valley_azimuth_deg=185.0, snowline_m=3600.0, treeline_m=3400.0,
+                     forest="forest", veg_cover_pre=0.55, veg_cover_post=0.5,
+                     pre_baseline="03.01", post_baseline="04.00", landslide_fraction=0.075,
+                     old_scar_fraction=0.01, epicentre_lonlat=(102.08, 29.59), decay_m=10_000.0,
+                     dry_valley=True),
+    # Bhote Koshi valley at Barhabise: subtropical monsoon climate, lower relief, dense
+    # broadleaf forest and terraced fields, no snow; March (dry) and November (green).
+    # Both 2018 products precede baseline 04.00 (no BOA offset).
+    "barhabise": Preset("barhabise", "Barhabise", floor_m=800.0, relief_m=2000.0,
+                        valley_azimuth_deg=200.0, snowline_m=None, treeline_m=3600.0,
+                        forest="broadleaf", veg_cover_pre=0.35, veg_cover_post=0.85,
+                        pre_baseline="02.06", post_baseline="02.07", landslide_fraction=0.03,
+                        old_scar_fraction=0.015, epicentre_lonlat=None, decay_m=30_000.0,
+                        dry_valley=False),
+}
+
+
+# ----------------------------------------------------------------------------- inputs
+def _preset(name: str) -> Preset:
+    if not isinstance(name, str) or name.lower() not in PRESETS:
+        raise SceneNotFoundError(
+            f"no simulation preset {name!r}; s2slide.simulate knows {', '.join(sorted(PRESETS))} "
+            "(pass one of these names, e.g. simulate.scene('luding'))")
+    return PRESETS[name.lower()]
+
+
+def _check_shape(shape: tuple[int, int] | None, default: tuple[int, int]) -> tuple[int, int]:
+    if shape is None:
+        return default
+    try:
+        ny, nx = (int(v) for v in shape)
+        ok = all(float(v) == int(v) for v in shape) and len(tuple(shape)) == 2
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or not (32 <= ny <= 20_000 and 32 <= nx <= 20_000):
+        raise InvalidInputError(
+            f"shape={shape!r}: give (rows, columns) as two integers between 32 and 20,000, "
+            "e.g. shape=(2000, 2000)")
+    return ny, nx
+
+
+def _check_fraction(value: float, name: str) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise InvalidInputError(f"{name}={value!r} must be a fraction between 0 and 1 (e.g. 0.2)")
+    return value
+
+
+def _check_shift(misregistration) -> tuple[float, float]:
+    try:
+        dx, dy = (float(v) for v in misregistration)
+    except (TypeError, ValueError):
+        raise InvalidInputError(
+            f"misregistration={misregistration!r}: give (dx, dy) in pixels, e.g. (0.6, -0.4)"
+        ) from None
+    if not (abs(dx) <= _MAX_SHIFT and abs(dy) <= _MAX_SHIFT):
+        raise InvalidInputError(f"misregistration={misregistration!r}: keep |dx| and |dy| <= "
+                                f"{_MAX_SHIFT} px (Sentinel-2 co-registration is within ~1 px)")
+    return dx, dy
+
+
+# ----------------------------------------------------------------------------- sun
+def sun_position(day: str | date, *, lat_deg: float,
+                 solar_hour: float = 10.5) -> tuple[float, float]:
+    """Solar zenith and azimuth (degrees; azimuth clockwise from north) at a local solar time.
+
+    Hand-written (no solar library is pinned) from the declination of Cooper (1969) and the
+    standard spherical-astronomy formulas (e.g. Iqbal 1983); accurate to ~1 degree, plenty
+    for illumination. Sentinel-2 crosses the equator at 10:30 mean local solar time.
+    """
+    doy = date.fromisoformat(str(day)[:10]).timetuple().tm_yday
+    dec = math.radians(23.44) * math.sin(2 * math.pi * (284 + doy) / 365)
+    lat, hour = math.radians(lat_deg), math.radians(15.0 * (solar_hour - 12.0))
+    cos_z = math.sin(lat) * math.sin(dec) + math.cos(lat) * math.cos(dec) * math.cos(hour)
+    zenith = math.degrees(math.acos(max(-1.0, min(1.0, cos_z))))
+    az = math.atan2(math.sin(hour), math.cos(hour) * math.sin(lat) - math.tan(dec) * math.cos(lat))
+    return zenith, (math.degrees(az) + 180.0) % 360.0
+
+
+# ----------------------------------------------------------------------------- terrain
+def _fractal(rng: np.random.Generator, shape: tuple[int, int], *, res_m: float,
+             beta: float = 3.2, outer_m: float = 8000.0) -> np.ndarray:
+    """Gaussian noise with power spectrum ~ (k^2 + k0^2)^(-beta/2), unit std, float32 (y, x).
+
+    Spectral synthesis by FFT (e.g. Saupe 1988, "Algorithms for random fractals"); ``k0 =
+    1/outer_m`` flattens scales larger than ``outer_m`` so the field's character depends on
+    metres, not on the grid size.
+    """
+    ny, nx = shape
+    ky = np.fft.fftfreq(ny, d=res_m)[:, None]
+    kx = np.fft.rfftfreq(nx, d=res_m)[None, :]
+    amp = (kx ** 2 + ky ** 2 + outer_m ** -2) ** (-beta / 4.0)
+    amp[0, 0] = 0.0
+    spec = np.fft.rfft2(rng.standard_normal(shape, dtype=np.float32)) * amp
+    field = np.fft.irfft2(spec, s=shape).astype(np.float32)
+    field -= field.mean()
+    return field / max(float(field.std()), 1e-12)
+
+
+def _pixel_grid(shape: tuple[int, int], res_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """East and north coordinates (m) of pixel centres relative to the grid centre."""
+    ny, nx = shape
+    east = ((np.arange(nx, dtype=np.float32) - (nx - 1) / 2) * res_m)[None, :]
+    north = (((ny - 1) / 2 - np.arange(ny, dtype=np.float32)) * res_m)[:, None]
+    return east, north
+
+
+def _valley_distance(east, north, *, azimuth_deg: float, offset_m: float, meander) -> tuple:
+    """Signed distance (m) across a meandering valley axis, and the distance along it."""
+    az = math.radians(azimuth_deg)
+    along = east * math.sin(az) + north * math.cos(az)
+    across = east * math.cos(az) - north * math.sin(az) - offset_m
+    wiggle = sum(a * np.sin(2 * np.pi * along / wl + ph) for a, wl, ph in meander)
+    return (across - wiggle).astype(np.float32), along.astype(np.float32)
+
+
+def terrain(rng: np.random.Generator, shape: tuple[int, int], *, res_m: float,
+            preset: Preset, offset_m: float = 400.0) -> tuple[np.ndarray, np.ndarray]:
+    """Elevation (m, float32, (y, x)) and the signed distance (m) across the main river.
+
+    A flat-floored main valley (the lowest path, so the river runs on it) with ~39 degree
+    flanks rising by up to ``preset.relief_m``, cut every ~1.3 km by steep tributary
+    valleys (spurs and gullies), plus a fractal surface (spectral synthesis) whose amplitude
+    grows away from the valley floor. The main axis passes within ``offset_m`` of the centre.
+    """
+    # The smooth large-scale relief is built on a grid of >= 40 m pixels and resized
+    # (bilinear, OpenCV), which makes 2,000 x 2,000 px scenes ~10x cheaper.
+    f = max(1, int(40.0 // res_m))
+    coarse = (-(-shape[0] // f), -(-shape[1] // f))
+    east, north = _pixel_grid(coarse, res_m * f)
+    meander = [(rng.uniform(150, 350), rng.uniform(4000, 7000), rng.uniform(0, 6.3)),
+               (rng.uniform(40, 120), rng.uniform(1200, 2500), rng.uniform(0, 6.3))]
+    offset = rng.uniform(-offset_m, offset_m)
+    across, along = _valley_distance(east, north, azimuth_deg=preset.valley_azimuth_deg,
+                                     offset_m=offset, meander=meander)
+    floor = preset.floor_m - 0.012 * along          # the river falls ~12 m per km downstream
+    rise = np.minimum(0.8 * np.maximum(np.abs(across) - 120.0, 0) / preset.relief_m, 1.0)
+    dem = floor + preset.relief_m * rise            # flanks of ~39 degrees
+    dem = _tributaries(rng, dem, east, north, along, preset=preset, offset_m=offset,
+                       meander=meander)
+    gullies = np.abs(_fractal(rng, coarse, res_m=res_m * f, beta=5.0, outer_m=2000.0))
+    dem += _to_gradient(gullies, res_m=res_m * f, rms=preset.gully_gradient) * rise
+    dem, across = (_upsample(a.astype(np.float32), f, shape) for a in (dem, across))
+    dem += _to_gradient(_fractal(rng, shape, res_m=res_m, beta=3.6, outer_m=600.0),
+                        res_m=res_m, rms=0.08)
+    return dem.astype(np.float32), across
+
+
+def _upsample(a: np.ndarray, f: int, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize by an integer factor (pixel centres aligned), centre-cropped to shape."""
+    if f == 1:
+        return a
+    import cv2
+
+    big = cv2.resize(a, (a.shape[1] * f, a.shape[0] * f), interpolation=cv2.INTER_LINEAR)
+    r0, c0 = (big.shape[0] - shape[0]) // 2, (big.shape[1] - shape[1]) // 2
+    return np.ascontiguousarray(big[r0:r0 + shape[0], c0:c0 + shape[1]])
+
+
+def _tributaries(rng: np.random.Generator, dem: np.ndarray, east, north, along, *,
+                 preset: Preset, offset_m: float, meander) -> np.ndarray:
+    """Carve side valleys joining the main river (``min`` of the surfaces), both banks.
+
+    Each rises upstream at ~0.3-0.5 m/m, is at most 35 % of the relief deep with flanks of
+    ~40 degrees at the stream, and joins the river pointing downstream (50-85 degrees from it).
+    """
+    az0 = math.radians(preset.valley_azimuth_deg)
+    lo, hi = float(along.min()) - 1500, float(along.max()) + 1500
+    for p in np.arange(lo, hi, 1300.0):
+        for side in (-1.0, 1.0):
+            p_k = p + rng.uniform(-400, 400) + (650 if side > 0 else 0)
+            wig = offset_m + sum(a * math.sin(2 * math.pi * p_k / wl + ph) for a, wl, ph in meander)
+            x0 = p_k * math.sin(az0) + wig * math.cos(az0)
+            y0 = p_k * math.cos(az0) - wig * math.sin(az0)
+            az = preset.valley_azimuth_deg + 180.0 - side * rng.uniform(50, 85)
+            dt, up = _valley_distance(east - x0, north - y0, azimuth_deg=az, offset_m=0.0,
+                                      meander=[(rng.uniform(40, 120), rng.uniform(900, 1600),
+                                                rng.uniform(0, 6.3))])
+            length = rng.uniform(4000, 9000)
+            base = preset.floor_m - 0.012 * p_k + rng.uniform(0.3, 0.5) * np.maximum(up, 0) \
+                + 0.8 * np.maximum(up - length, 0) + 1.0 * np.maximum(-up, 0)
+            depth = 0.35 * preset.relief_m         # flanks of ~40 deg at the stream
+            trib = base + depth * (1 - np.exp(-np.abs(dt) / (depth / 0.85)))
+            lo_ = np.minimum(dem, trib)          # smooth minimum: no sharp seams (k = 25 m)
+            dem = lo_ - 25.0 * np.log1p(np.exp(-np.abs(dem - trib) / 25.0))
+    return dem
+
+
+def _to_gradient(field: np.ndarray, *, res_m: float, rms: float) -> np.ndarray:
+    """Scale a field (float32) so that the rms of its gradient is ``rms`` (m per m)."""
+    drow, dcol = np.gradient(field, res_m)
+    return field * np.float32(rms / max(float(np.sqrt(np.mean(drow ** 2 + dcol ** 2))), 1e-12))
+
+
+def slope_aspect(dem: np.ndarray, *, res_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Slope and aspect (degrees, float32) of a north-up DEM (m) with square pixels of ``res_m``.
+
+    Aspect is the downslope direction, clockwise from north (0 = north-facing, 180 = south).
+    """
+    drow, dcol = np.gradient(dem.astype(np.float32), res_m)
+    g_east, g_north = dcol, -drow
+    slope = np.degrees(np.arctan(np.hypot(g_east, g_north)))
+    aspect = np.degrees(np.arctan2(-g_east, -g_north)) % 360.0
+    return slope.astype(np.float32), aspect.astype(np.float32)
+
+
+def illumination(slope: np.ndarray, aspect: np.ndarray, *, zenith_deg: float,
+                 azimuth_deg: float) -> np.ndarray:
+    """Cosine of the local solar incidence angle (float32, may be < 0 on slopes facing away).
+
+    ``cos i = cos z cos s + sin z sin s cos(phi_sun - aspect)`` (e.g. Teillet et al. 1982).
+    """
+    z, s = np.radians(zenith_deg), np.radians(slope)
+    return (np.cos(z) * np.cos(s) + np.sin(z) * np.sin(s)
+            * np.cos(np.radians(azimuth_deg - aspect))).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- land cover
+def _landcover(rng: np.random.Generator, dem: np.ndarray, slope: np.ndarray, aspect: np.ndarray,
+               across: np.ndarray, *, res_m: float, preset: Preset) -> np.ndarray:
+    """Land-cover classes (uint8 codes of :data:`CLASSES`, (y, x)) before the event, no snow.
+
+    Rules: rock above the tree line or on cliffs (> ~48 deg); alpine grass just below; in a
+    dry valley (Luding's Dadu) shrub and grass on the sun-facing lower flanks; fields on
+    gentle low ground (terraces); forest elsewhere; the river on the valley floor; a
+    settlement on the flat floor and a road along the valley side.
+    """
+    n1 = _fractal(rng, dem.shape, res_m=res_m, beta=2.8, outer_m=2000.0)
+    n2 = _fractal(rng, dem.shape, res_m=res_m, beta=2.4, outer_m=800.0)
+    height = dem - preset.floor_m
+    south = np.cos(np.radians(aspect - 180.0))          # 1 facing south (sun), -1 north
+    cover = np.full(dem.shape, CLASSES["forest"], np.uint8)
+    grass = (n1 < -1.1) | (dem > preset.treeline_m - 250 + 120 * n2)
+    if preset.dry_valley:
+        grass |= (height < 700 + 250 * n1 + 300 * south) & (south > -0.2)
+    cover[grass] = CLASSES["shrub_grass"]
+    fields_top = 500.0 if preset.dry_valley else 1300.0
+    fields_slope = 14.0 if preset.dry_valley else 26.0
+    cover[(height < fields_top + 150 * n1) & (slope < fields_slope + 4 * n2) & (n2 > -0.4)] = \
+        CLASSES["fields"]
+    cover[(slope > 48 + 5 * n2) | (dem > preset.treeline_m + 150 + 100 * n1)] = CLASSES["rock"]
+    river_half = 45.0 if preset.dry_valley else 25.0
+    cover[np.abs(across) < max(river_half, 0.55 * res_m)] = CLASSES["water"]
+    _settlement(rng, cover, slope, across, res_m=res_m)
+    return cover
+
+
+def _settlement(rng: np.random.Generator, cover: np.ndarray, slope: np.ndarray,
+                across: np.ndarray, *, res_m: float) -> None:
+    """Add (in place) a town on the flat valley floor and a road along one valley side."""
+    side = rng.choice([-1.0, 1.0])
+    road_m = side * rng.uniform(110, 180)
+    on_road = np.abs(across - road_m) < 0.5 * max(res_m, 12.0)
+    cover[on_road & (cover != CLASSES["water"])] = CLASSES["road"]
+    ny, nx = cover.shape
+    r0, c0 = rng.uniform(0.25, 0.75) * ny, rng.uniform(0.2, 0.8) * nx
+    rows, cols = np.ogrid[:ny, :nx]
+    half = 700.0 / res_m
+    blob = ((rows - r0) / half) ** 2 + ((cols - c0) / (0.6 * half)) ** 2 < 1
+    town = blob & (slope < 14) & (side * across > 30) & (np.abs(across) < 900)
+    cover[town & (cover != CLASSES["water"])] = CLASSES["settlement"]
+
+
+def _snow(rng: np.random.Generator, dem: np.ndarray, slope: np.ndarray, *, res_m: float,
+          snowline_m: float | None) -> np.ndarray:
+    """Snow cover (bool) above a noisy snow line; none on cliffs steeper than ~55 deg."""
+    if snowline_m is None:
+        return np.zeros(dem.shape, bool)
+    noise = _fractal(rng, dem.shape, res_m=res_m, beta=2.6, outer_m=1000.0)
+    return (dem > snowline_m + 120 * noise) & (slope < 55)
+
+
+# ----------------------------------------------------------------------------- landslides
+def landslide_areas(n: int, rng: np.random.Generator, *, min_m2: float = 50.0,
+                    max_m2: float = 1.0e6) -> np.ndarray:
+    """Landslide areas (m2, float64, shape (n,)) from Malamud et al. (2004).
+
+    The inverse-gamma density ``p(A) = [a / (A - s)]**(rho + 1) exp[-a / (A - s)] / (a Gamma(rho))``
+    with rho = 1.40, a = 1.28e-3 km2, s = -1.32e-4 km2 is ``scipy.stats.invgamma(rho, loc=s,
+    scale=a)``; its rollover is near 400 m2 and its tail a power law of exponent
+    -(rho + 1) = -2.4. Draws outside [min_m2, max_m2] are drawn again (the truncation).
+    """
+    dist = stats.invgamma(MALAMUD_RHO, loc=MALAMUD_S_KM2, scale=MALAMUD_A_KM2)
+    out = np.empty(0)
+    while out.size < n:
+        draw = dist.rvs(size=max(2 * (n - out.size), 16), random_state=rng) * 1e6
+        out = np.concatenate([out, draw[(draw >= min_m2) & (draw <= max_m2)]])
+    return out[:n]
+
+
+def _stamp(frac: np.ndarray, row: float, col: float, *, area_m2: float, aspect_deg: float,
+           res_m: float, rng: np.random.Generator, supersample: int = 4) -> None:
+    """Add one landslide (in place, union by maximum) as its sub-pixel area fraction.
+
+    The outline is a tear-drop ellipse elongated downslope (length/width 1.3-6, narrow
+    scarp at the top, wider deposit below) with a wavy edge; ``frac`` gets, per pixel, the
+    share of ``supersample**2`` sub-pixel points inside it (mixed edge pixels).
+    """
+    ratio = float(np.clip(np.exp(rng.normal(math.log(2.5), 0.35)), 1.3, 6.0))
+    a = math.sqrt(area_m2 * ratio / math.pi) / res_m
+    b = math.sqrt(area_m2 / (math.pi * ratio)) / res_m
+    th = math.radians(aspect_deg)
+    cu, ru = math.sin(th), -math.cos(th)                # downslope unit vector (col, row)
+    cy, cx = row + 0.8 * a * ru, col + 0.8 * a * cu
+    half = int(math.ceil(1.25 * a + 1))
+    r0, r1 = max(int(cy) - half, 0), min(int(cy) + half + 2, frac.shape[0])
+    c0, c1 = max(int(cx) - half, 0), min(int(cx) + half + 2, frac.shape[1])
+    if r1 <= r0 or c1 <= c0:
+        return
+    offs = (np.arange(supersample) + 0.5) / supersample - 0.5
+    rr = (np.arange(r0, r1)[:, None] + offs[None, :]).reshape(-1, 1)
+    cc = (np.arange(c0, c1)[:, None] + offs[None, :]).reshape(1, -1)
+    du = (cc - cx) * cu + (rr - cy) * ru                # along the downslope axis (px)
+    dv = (rr - cy) * cu - (cc - cx) * ru                # across it
+    width = b / 0.7 * np.clip(0.7 + 0.3 * du / a, 0.3, 1.0)
+    phi = np.arctan2(dv / b, du / a)
+    p3, p5 = rng.uniform(0, 6.3, 2)
+    edge = 1 + 0.08 * np.sin(3 * phi + p3) + 0.05 * np.sin(5 * phi + p5)
+    inside = (du / a) ** 2 + (dv / width) ** 2 < edge ** 2
+    box = inside.reshape(r1 - r0, supersample, c1 - c0, supersample).mean(axis=(1, 3))
+    np.maximum(frac[r0:r1, c0:c1], box.astype(np.float32), out=frac[r0:r1, c0:c1])
+
+
+def _source_weights(slope: np.ndarray, cover: np.ndarray, *, res_m: float,
+                    epicentre_rc: tuple[float, float] | None, decay_m: float) -> np.ndarray:
+    """Relative probability (float64, (y, x)) that a landslide starts at a pixel.
+
+    Steep ground dominates (logistic in slope, half weight at 32 deg), density decays
+    exponentially with distance from the epicentre; none in the river or on snow.
+    """
+    w = 1.0 / (1.0 + np.exp(-(slope.astype(np.float64) - 32.0) / 3.5))
+    if epicentre_rc is not None:
+        rows, cols = np.ogrid[:slope.shape[0], :slope.shape[1]]
+        d = np.hypot(rows - epicentre_rc[0], cols - epicentre_rc[1]) * res_m
+        w *= np.exp(-d / decay_m)
+    w[(cover == CLASSES["water"]) | (cover == CLASSES["snow"])] = 0.0
+    return w / w.sum()
+
+
+def _landslides(rng: np.random.Generator, weights: np.ndarray, aspect: np.ndarray, *,
+                res_m: float, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Sub-pixel landslide fraction (float32, (y, x)) covering about ``fraction`` of the grid.
+
+    Areas are drawn (Malamud et al. 2004) until their sum reaches the target; sources are
+    drawn from ``weights``; each landslide runs downslope along the local ``aspect``.
+    Returns the fraction map and the drawn areas (m2).
+    """
+    frac = np.zeros(weights.shape, np.float32)
+    target = fraction * weights.size * res_m ** 2
+    max_m2 = min(1.0e6, 0.02 * weights.size * res_m ** 2)
+    areas = np.empty(0)
+    while areas.sum() < target:
+        areas = np.concatenate([areas, landslide_areas(64, rng, min_m2=0.25 * res_m ** 2,
+                                                       max_m2=max_m2)])
+    areas = areas[: int(np.searchsorted(np.cumsum(areas), target)) + 1]
+    flat = rng.choice(weights.size, size=areas.size, p=weights.ravel())
+    rows, cols = np.divmod(flat, weights.shape[1])
+    for r, c, area in zip(rows, cols, areas):
+        r_, c_ = r + rng.uniform(-0.5, 0.5), c + rng.uniform(-0.5, 0.5)
+        _stamp(frac, r_, c_, area_m2=area, aspect_deg=float(aspect[r, c]), res_m=res_m, rng=rng)
+    return frac, areas
+
+
+# ----------------------------------------------------------------------------- reflectance
+_NAMES = tuple(SPECTRA)
+_TABLE = np.array([SPECTRA[k] for k in _NAMES], np.float32)          # (endmember, band)
+_E = {k: i for i, k in enumerate(_NAMES)}
+#: Sub-pixel mixture of each land-cover class: (main endmember, second endmember).
+_MIX = {"water": ("water", "soil"), "forest": (None, "dry_grass"),
+        "shrub_grass": ("shrub_grass", "dry_grass"), "fields": ("shrub_grass", "soil"),
+        "rock": ("rock", "soil"), "snow": ("snow", "rock"),
+        "settlement": ("settlement", "shrub_grass"), "road": ("road", "shrub_grass")}
+_OLD_SCAR = 0.45 * _TABLE[_E["soil"]] + 0.25 * _TABLE[_E["rock"]] + 0.30 * _TABLE[_E["shrub_grass"]]
+
+
+def _mixture(cover: np.ndarray, textures: tuple[np.ndarray, np.ndarray], *, preset: Preset,
+             veg_cover: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-pixel endmember indices (e1, e2; uint8) and weight of e1 (float32) on one date."""
+    na, nb = textures
+    e1 = np.zeros(cover.shape, np.uint8)
+    e2 = np.zeros(cover.shape, np.uint8)
+    w = np.ones(cover.shape, np.float32)
+    weights = {"water": 0.97 + 0 * na, "forest": np.clip(0.88 + 0.08 * na, 0.6, 1.0),
+               "shrub_grass": np.clip(veg_cover + 0.15 * na, 0.0, 1.0),
+               "fields": np.clip(veg_cover - 0.1 + 0.25 * nb, 0.0, 1.0),
+               "rock": np.clip(0.7 + 0.2 * na, 0.0, 1.0),
+               "snow": np.clip(0.85 + 0.1 * na, 0.4, 1.0),
+               "settlement": np.clip(0.8 + 0.1 * nb, 0.5, 1.0), "road": 0.6 + 0 * na}
+    for cls, (first, second) in _MIX.items():
+        sel = cover == CLASSES[cls]
+        e1[sel] = _E[first or preset.forest]
+        e2[sel] = _E[second]
+        w[sel] = weights[cls][sel]
+    return e1, e2, w
+
+
+def _surface(cover: np.ndarray, *, preset: Preset, veg_cover: float, textures, old: np.ndarray,
+             new: np.ndarray | None, illum: np.ndarray, cos_z: float) -> np.ndarray:
+    """Surface reflectance (float32, (band, y, x)) of one date, with terrain illumination.
+
+    Endmember mixtures per class, older scars (both dates), new landslides (``new``, post
+    only), brightness texture, then ``diffuse + (1 - diffuse) (cos i / cos z) ** k`` per
+    band (a Minnaert-like model; k and the diffuse share rise and fall with wavelength).
+    """
+    e1, e2, w = _mixture(cover, textures[:2], preset=preset, veg_cover=veg_cover)
+    bright = 1.0 + 0.06 * textures[2]
+    direct = np.clip(illum, 0.0, None) / np.float32(cos_z)
+    out = np.empty((len(S2_L2A_BANDS),) + cover.shape, np.float32)
+    for b in range(out.shape[0]):
+        refl = w * _TABLE[e1, b] + (1 - w) * _TABLE[e2, b]
+        refl += old * (_OLD_SCAR[b] - refl)
+        if new is not None:
+            refl += new * (_TABLE[_E["landslide"], b] * (1 + 0.08 * textures[1]) - refl)
+        out[b] = refl * bright * (_DIFFUSE[b] + (1 - _DIFFUSE[b]) * direct ** _MINNAERT_K[b])
+    return out
+
+
+def _atmosphere(rng: np.random.Generator, refl: np.ndarray, *, res_m: float, haze: float) -> None:
+    """Apply (in place) a date's residual gain, offset and a patchy haze (blue-heavy)."""
+    gain = 1.0 + rng.normal(0, 0.02) + rng.normal(0, 0.01, refl.shape[0])
+    offset = rng.normal(0, 0.003, refl.shape[0])
+    field = np.clip(0.5 + 0.5 * _fractal(rng, refl.shape[1:], res_m=res_m, beta=3.6,
+                                         outer_m=6000.0), 0, None) * haze
+    for b in range(refl.shape[0]):
+        refl[b] = refl[b] * np.float32(gain[b]) + np.float32(offset[b]) + field * _HAZE[b]
+
+
+def _clouds(rng: np.random.Generator, shape: tuple[int, int], *, fraction: float, res_m: float,
+            zenith_deg: float, azimuth_deg: float) -> tuple[np.ndarray, np.ndarray]:
+    """Cloud opacity and cloud-shadow strength (float32 0-1, (y, x)) covering ``fraction``.
+
+    Clouds ~1,500 m above the ground cast shadows displaced by ``h tan(z)`` away from the sun.
+    """
+    if fraction == 0:
+        zero = np.zeros(shape, np.float32)
+        return zero, zero
+    d = 1500.0 * math.tan(math.radians(zenith_deg)) / res_m
+    sr = int(round(d * math.cos(math.radians(azimuth_deg))))     # rows: north is -row
+    sc = int(round(-d * math.sin(math.radians(azimuth_deg))))
+    ext = (shape[0] + abs(sr), shape[1] + abs(sc))
+    field = _fractal(rng, ext, res_m=res_m, beta=3.4, outer_m=4000.0)
+    thr = np.quantile(field, 1.0 - fraction) if fraction < 1 else -np.inf
+    alpha = np.clip((field - thr) / 0.6, 0, 1).astype(np.float32)
+    r0, c0 = max(sr, 0), max(sc, 0)
+    cloud = alpha[r0:r0 + shape[0], c0:c0 + shape[1]]
+    shadow = alpha[r0 - sr:r0 - sr + shape[0], c0 - sc:c0 - sc + shape[1]]
+    return np.ascontiguousarray(cloud), np.ascontiguousarray(shadow) * (1 - cloud)
+
+
+def _sensor(rng: np.random.Generator, refl: np.ndarray, *, res_m: float) -> None:
+    """Apply (in place) each band's native resolution (box average) and sensor noise."""
+    from s2slide.bands import BANDS
+
+    for b, name in enumerate(S2_L2A_BANDS):
+        size = int(round(BANDS[name].resolution_m / res_m))
+        if size > 1:
+            refl[b] = ndimage.uniform_filter(refl[b], size=size, mode="nearest")
+        noise = rng.standard_normal(refl.shape[1:], dtype=np.float32)
+        noise *= _NOISE_SD
+        refl[b] += noise
+
+
+def _to_dn(refl: np.ndarray, *, baseline: str) -> np.ndarray:
+    """Quantise reflectance to L2A DNs (uint16) of a baseline: DN = 10000 refl - BOA_ADD_OFFSET."""
+    offset = harmonize.boa_add_offset(baseline=baseline)
+    dn = refl * np.float32(QUANTIFICATION_VALUE)
+    dn -= np.float32(offset)
+    np.rint(dn, out=dn)
+    np.clip(dn, 1, 65535, out=dn)                           # 0 is reserved for nodata
+    return dn.astype(np.uint16)
+
+
+# ----------------------------------------------------------------------------- scenes
+_STREAMS = ("terrain", "cover", "snow_pre", "snow_post", "old", "new", "atmo_pre", "atmo_post",
+            "cloud_pre", "cloud_post", "sensor_pre", "sensor_post", "texture")
+
+
+def _streams(seed: int, preset: Preset) -> dict[str, np.random.Generator]:
+    """One independent generator per step, so that e.g. ``clouds=`` leaves the terrain as is."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InvalidInputError(f"seed={seed!r}: give a non-negative integer, e.g. seed=0")
+    key = sum(ord(ch) * 31 ** i for i, ch in enumerate(preset.name)) % 2 ** 32
+    children = np.random.SeedSequence([int(seed), key]).spawn(len(_STREAMS))
+    return {name: np.random.default_rng(s) for name, s in zip(_STREAMS, children)}
+
+
+def _epicentre_rc(preset: Preset, spec, *, pad: int, shape) -> tuple[float, float] | None:
+    """Epicentre as (row, column) of the padded grid (may lie outside it)."""
+    if preset.epicentre_lonlat is None:
+        return None
+    from pyproj import Transformer
+
+    x, y = Transformer.from_crs(4326, spec.epsg, always_xy=True).transform(*preset.epicentre_lonlat)
+    return ((spec.top - y) / spec.resolution_m - 0.5 + pad,
+            (x - spec.left) / spec.resolution_m - 0.5 + pad)
+
+
+def _suns(spec) -> dict[str, tuple[float, float]]:
+    west, south, east, north = spec.bbox_lonlat()
+    lat = (south + north) / 2
+    return {"pre": sun_position(spec.pre_date, lat_deg=lat),
+            "post": sun_position(spec.post_date, lat_deg=lat)}
+
+
+def _layers(rng: dict, preset: Preset, shape: tuple[int, int], *, res_m: float,
+            epicentre_rc) -> dict[str, np.ndarray]:
+    """Terrain, land cover, snow and landslide layers on one (padded) grid."""
+    dem, across = terrain(rng["terrain"], shape, res_m=res_m, preset=preset)
+    slope, aspect = slope_aspect(dem, res_m=res_m)
+    cover = _landcover(rng["cover"], dem, slope, aspect, across, res_m=res_m, preset=preset)
+    snowline = preset.snowline_m
+    snow = {}
+    for d in ("pre", "post"):
+        line = None if snowline is None else snowline + rng[f"snow_{d}"].normal(0, 60)
+        snow[d] = _snow(rng[f"snow_{d}"], dem, slope, res_m=res_m, snowline_m=line)
+    weights = _source_weights(slope, cover, res_m=res_m, epicentre_rc=epicentre_rc,
+                              decay_m=preset.decay_m)
+    old, _ = _landslides(rng["old"], weights, aspect, res_m=res_m,
+                         fraction=preset.old_scar_fraction)
+    new, areas = _landslides(rng["new"], weights, aspect, res_m=res_m,
+                             fraction=preset.landslide_fraction)
+    textures = tuple(_fractal(rng["texture"], shape, res_m=res_m, beta=b, outer_m=o)
+                     for b, o in ((2.6, 600.0), (2.2, 300.0), (2.0, 200.0)))
+    return dict(dem=dem, slope=slope, aspect=aspect, cover=cover, snow_pre=snow["pre"],
+                snow_post=snow["post"], old=old, new=new, areas=areas, textures=textures)
+
+
+def _render(rng: dict, lay: dict, when: str, *, preset: Preset, res_m: float, sun, clouds: float,
+            shift: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Top-of-canopy reflectance (float32, (band, y, x)) of one date and its cloud mask (bool)."""
+    cover = lay["cover"].copy()
+    cover[lay[f"snow_{when}"] & (cover != CLASSES["water"])] = CLASSES["snow"]
+    zen, az = sun
+    refl = _surface(cover, preset=preset, veg_cover=getattr(preset, f"veg_cover_{when}"),
+                    textures=lay["textures"], old=lay["old"],
+                    new=lay["new"] if when == "post" else None,
+                    illum=illumination(lay["slope"], lay["aspect"], zenith_deg=zen, azimuth_deg=az),
+                    cos_z=math.cos(math.radians(zen)))
+    _atmosphere(rng[f"atmo_{when}"], refl, res_m=res_m, haze=0.01 if when == "pre" else 0.02)
+    cloud, shadow = _clouds(rng[f"cloud_{when}"], cover.shape, fraction=clouds, res_m=res_m,
+                            zenith_deg=zen, azimuth_deg=az)
+    for b in range(refl.shape[0]):
+        refl[b] = (refl[b] * (1 - 0.75 * shadow)) * (1 - cloud) + cloud * _TABLE[_E["cloud"], b]
+    cloudy = (cloud > 0.02) | (shadow > 0.02)
+    for b in range(refl.shape[0]):              # optics blur (MTF ~0.3 at Nyquist), then shift
+        refl[b] = ndimage.gaussian_filter(refl[b], 0.5, mode="nearest")
+        if shift != (0.0, 0.0):
+            refl[b] = _shift(refl[b], shift)
+    if shift != (0.0, 0.0):
+        cloudy = ndimage.shift(cloudy.astype(np.float32), (shift[1], shift[0]), order=1) > 0.01
+    _sensor(rng[f"sensor_{when}"], refl, res_m=res_m)
+    return refl, cloudy
+
+
+def _shift(img: np.ndarray, shift: tuple[float, float]) -> np.ndarray:
+    """Move image content by (dx, dy) pixels (bicubic, OpenCV; edges replicated)."""
+    import cv2
+
+    m = np.array([[1, 0, shift[0]], [0, 1, shift[1]]], np.float64)
+    return cv2.warpAffine(img, m, (img.shape[1], img.shape[0]), flags=cv2.INTER_CUBIC,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def scene_dn(name: str = "luding", *, seed: int = 0, shape: tuple[int, int] | None = None,
+             clouds: float = 0.0, misregistration: tuple[float, float] = (0.6, -0.4),
+             extras: bool = False) -> xr.Dataset:
+    """A simulated scene as raw L2A digital numbers (uint16), before harmonisation.
+
+    Same as :func:`scene` except that ``pre`` and ``post`` hold DNs of each date's processing
+    baseline (``attrs["pre_baseline"]``, ``attrs["post_baseline"]``; e.g. Luding's post DNs
+    carry the +1000 of baseline 04.00), with ``attrs["pre_boa_add_offset"]`` etc.; 0 = nodata.
+    """
+    preset = _preset(name)
+    spec = get_scene(preset.name)
+    ny, nx = _check_shape(shape, spec.shape)
+    clouds = _check_fraction(clouds, "clouds")
+    dx, dy = _check_shift(misregistration)
+    rng = _streams(seed, preset)
+    res = spec.resolution_m
+    pad = _PAD
+    grid = (ny + 2 * pad, nx + 2 * pad)
+    lay = _layers(rng, preset, grid, res_m=res, epicentre_rc=_epicentre_rc(preset, spec, pad=pad,
+                                                                             shape=grid))
+    suns = _suns(spec)
+    crop = (slice(pad, pad + ny), slice(pad, pad + nx))
+    out, cloudy = {}, {}
+    for when, shift in (("pre", (0.0, 0.0)), ("post", (dx, dy))):
+        refl, mask = _render(rng, lay, when, preset=preset, res_m=res, sun=suns[when],
+                             clouds=clouds, shift=shift)
+        baseline = getattr(preset, f"{when}_baseline")
+        out[when] = _to_dn(refl[(slice(None),) + crop], baseline=baseline)
+        cloudy[when] = mask[crop]
+        del refl
+    truth = (lay["new"][crop] >= 0.5).astype(np.uint8)
+    params = dict(preset=asdict(preset), shape=[ny, nx], clouds=clouds, misregistration_px=[dx, dy],
+                  sun_pre_deg=suns["pre"], sun_post_deg=suns["post"],
+                  n_new_landslides=int(lay["areas"].size))
+    ds = _dataset(spec, (ny, nx), pre=out["pre"], post=out["post"], dem=lay["dem"][crop],
+                  slope=lay["slope"][crop], valid=~(cloudy["pre"] | cloudy["post"]), truth=truth)
+    if extras:
+        _add_extras(ds, lay, crop, cloudy)
+    ds.attrs.update(_attrs(preset, spec, seed=seed, shift=(dx, dy), params=params))
+    return ds
+
+
+def scene(name: str = "luding", *, seed: int = 0, shape: tuple[int, int] | None = None,
+          clouds: float = 0.0, misregistration: tuple[float, float] = (0.6, -0.4),
+          extras: bool = False) -> xr.Dataset:
+    """A simulated bitemporal Sentinel-2 L2A scene with exact landslide truth (data contract).
+
+    Parameters
+    ----------
+    name : str
+        Preset: ``"luding"`` (20 m, 300 x 350 px, 2021-11-05 / 2022-11-20, baselines 03.01 /
+        04.00) or ``"barhabise"`` (10 m, 512 x 512 px, monsoon valley, 2018 dates).
+    seed : int
+        Random seed; the same seed gives identical arrays.
+    shape : (int, int), optional
+        (rows, columns) instead of the preset's grid (same corner and pixel size).
+    clouds : float
+        Fraction (0-1) of each date covered by cloud; cloud and its shadow are not ``valid``.
+    misregistration : (float, float)
+        (dx, dy) in pixels by which the post image content is displaced (dx east, dy down =
+        south), applied with a bicubic sub-pixel shift; kept in ``attrs["misregistration_px"]``.
+    extras : bool
+        Also return ``aspect`` (deg), ``landcover`` (codes in ``attrs["classes"]``),
+        ``old_scars`` and ``new_fraction`` (sub-pixel landslide fractions) and ``cloud_pre/post``.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``pre``, ``post`` (float32 reflectance 0-1, dims (band, y, x), 12 L2A bands),
+        ``dem`` (m), ``slope`` (deg), ``valid`` (bool), ``truth`` (uint8, new landslides only,
+        pixels at least half covered) on the grid of :func:`s2slide.scenes.get_scene`;
+        attrs as in :mod:`s2slide.data`, ``source="simulated"``.
+    """
+    ds = scene_dn(name, seed=seed, shape=shape, clouds=clouds, misregistration=misregistration,
+                  extras=extras)
+    for when in ("pre", "post"):
+        offset = harmonize.boa_add_offset(baseline=ds.attrs[f"{when}_baseline"])
+        refl = harmonize.dn_to_reflectance(ds[when].values, offset=offset)
+        ds[when] = (ds[when].dims, refl, {"long_name": f"surface reflectance, {when}-event",
+                                         "units": "1"})
+    for key in ("pre_boa_add_offset", "post_boa_add_offset", "units_pre_post"):
+        ds.attrs.pop(key, None)
+    return ds
+
+
+def _dataset(spec, shape: tuple[int, int], **arrays) -> xr.Dataset:
+    """Wrap arrays on the scene grid (pixel-centre x/y coordinates, CRS and transform)."""
+    import rioxarray  # noqa: F401  (registers the .rio accessor)
+    from affine import Affine
+
+    ny, nx = shape
+    res = spec.resolution_m
+    x = spec.left + (np.arange(nx) + 0.5) * res
+    y = spec.top - (np.arange(ny) + 0.5) * res
+    meta = {"pre": ("band", "y", "x"), "post": ("band", "y", "x")}
+    units = {"pre": "DN", "post": "DN", "dem": "m", "slope": "degrees", "valid": "1", "truth": "1"}
+    ds = xr.Dataset(
+        {k: (meta.get(k, ("y", "x")), v, {"units": units[k]}) for k, v in arrays.items()},
+        coords={"band": list(S2_L2A_BANDS), "y": y, "x": x})
+    ds = ds.rio.write_crs(f"EPSG:{spec.epsg}")
+    return ds.rio.write_transform(Affine(res, 0.0, spec.left, 0.0, -res, spec.top))
+
+
+def _add_extras(ds: xr.Dataset, lay: dict, crop, cloudy: dict) -> None:
+    cover = lay["cover"][crop].copy()
+    cover[lay["old"][crop] >= 0.5] = CLASSES["old_scar"]
+    cover[lay["new"][crop] >= 0.5] = CLASSES["landslide"]
+    ds["aspect"] = (("y", "x"), lay["aspect"][crop], {"units": "degrees clockwise from north"})
+    ds["landcover"] = (("y", "x"), cover, {"classes": json.dumps(CLASSES),
+                                           "note": "pre-event cover; snow, old scars and new "
+                                                   "landslides as on the post date"})
+    ds["landcover"].values[lay["snow_post"][crop] & (cover < CLASSES["landslide"])
+                           & (cover != CLASSES["water"])] = CLASSES["snow"]
+    ds["old_scars"] = (("y", "x"), lay["old"][crop], {"units": "fraction of pixel"})
+    ds["new_fraction"] = (("y", "x"), lay["new"][crop], {"units": "fraction of pixel"})
+    for when in ("pre", "post"):
+        ds[f"cloud_{when}"] = (("y", "x"), cloudy[when])
+
+
+def _attrs(preset: Preset, spec, *, seed: int, shift, params: dict) -> dict:
+    from s2slide import __version__
+
+    label = f"{preset.title}, simulated (s2slide.simulate, seed {seed})"
+    provenance = {"generator": "s2slide.simulate", "version": __version__, "seed": int(seed),
+                  "parameters": params, "data": "synthetic; no Copernicus or other real pixels",
+                  "references": ["Malamud et al. 2004, ESPL 29:687-711 (landslide areas)",
+                                 "USGS Spectral Library v7 (Kokaly et al. 2017)",
+                                 "ECOSTRESS spectral library (Meerdink et al. 2019)"]}
+    return {"source": "simulated", "scene": preset.name, "label": label,
+            "pre_date": spec.pre_date, "post_date": spec.post_date,
+            "pre_baseline": preset.pre_baseline, "post_baseline": preset.post_baseline,
+            "pre_boa_add_offset": harmonize.boa_add_offset(baseline=preset.pre_baseline),
+            "post_boa_add_offset": harmonize.boa_add_offset(baseline=preset.post_baseline),
+            "resolution_m": float(spec.resolution_m), "seed": int(seed),
+            "misregistration_px": [float(shift[0]), float(shift[1])],
+            "event": spec.event, "provenance": json.dumps(provenance)}
+
+
+# ----------------------------------------------------------------------------- Landslide4Sense
+def _patch(rng: np.random.Generator, *, size: int, res_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """One Landslide4Sense-like patch: 14 physical channels (float32, (14, y, x)) and its mask.
+
+    Channels: reflectance of B01-B12 (incl. B10 cirrus, ~0.005 on clear days), slope (deg),
+    DEM (m). A random hillside of a random preset, ~60 % of patches holding landslides.
+    """
+    base = PRESETS[str(rng.choice(sorted(PRESETS)))]
+    preset = replace(base, floor_m=rng.uniform(200, 1500), relief_m=rng.uniform(1200, 3000),
+                     valley_azimuth_deg=rng.uniform(0, 360), dry_valley=False,
+                     snowline_m=None, veg_cover_pre=rng.uniform(0.5, 0.95))
+    keys = ("terrain", "cover", "new", "texture", "atmo", "sensor")
+    rngs = dict(zip(keys, (np.random.default_rng(s) for s in rng.bit_generator.seed_seq.spawn(6))))
+    shape = (size, size)
+    dem, across = terrain(rngs["terrain"], shape, res_m=res_m, preset=preset, offset_m=3000.0)
+    slope, aspect = slope_aspect(dem, res_m=res_m)
+    cover = _landcover(rngs["cover"], dem, slope, aspect, across, res_m=res_m, preset=preset)
+    target = 0.0 if rng.random() < 0.4 else min(rng.exponential(0.02 / 0.6), 0.25)
+    new = np.zeros(shape, np.float32)
+    if target > 0:
+        weights = _source_weights(slope, cover, res_m=res_m, epicentre_rc=None, decay_m=1.0)
+        new, _ = _landslides(rngs["new"], weights, aspect, res_m=res_m, fraction=target)
+    textures = tuple(_fractal(rngs["texture"], shape, res_m=res_m, beta=b, outer_m=o)
+                     for b, o in ((2.6, 600.0), (2.2, 300.0), (2.0, 200.0)))
+    zen, az = rng.uniform(25, 55), rng.uniform(120, 170)
+    refl = _surface(cover, preset=preset, veg_cover=preset.veg_cover_pre, textures=textures,
+                    old=np.zeros(shape, np.float32), new=new,
+                    illum=illumination(slope, aspect, zenith_deg=zen, azimuth_deg=az),
+                    cos_z=math.cos(math.radians(zen)))
+    _atmosphere(rngs["atmo"], refl, res_m=res_m, haze=0.02)
+    _sensor(rngs["sensor"], refl, res_m=res_m)
+    cirrus = 0.005 + 0.002 * textures[0] + rngs["sensor"].normal(0, 0.001, shape).astype(np.float32)
+    chans = np.concatenate([refl[:9], cirrus[None], refl[10:], slope[None], dem[None]])
+    return chans.astype(np.float32), (new >= 0.5).astype(np.uint8)
+
+
+def _l4s_raw(rng: np.random.Generator, n: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    images = np.empty((n, size, size, len(L4S_CHANNELS)), np.float32)
+    masks = np.empty((n, size, size), np.uint8)
+    for i in range(n):
+        chans, masks[i] = _patch(rng, size=size, res_m=10.0)
+        images[i] = np.moveaxis(chans, 0, -1)
+    return images, masks
+
+
+#: Mean and std of the *physical* channels (reflectance, slope in degrees, DEM in m) over
+#: 96 patches of ``_l4s_physical_stats(96, seed=20220101)``; tests recompute them. Used to
+#: map each channel linearly onto the raw statistics of the real files (L4S_MEAN / L4S_STD).
+_L4S_PHYS_MEAN = np.array([0.05008, 0.05256, 0.07324, 0.06618, 0.1117, 0.2012, 0.2392, 0.2573,
+                           0.2703, 0.004998, 0.1874, 0.1149, 31.66, 1523.9])
+_L4S_PHYS_STD = np.array([0.01868, 0.02830, 0.03176, 0.04579, 0.03958, 0.05435, 0.07011,
+                          0.08120, 0.08302, 0.002237, 0.06672, 0.05702, 11.32, 605.9])
+
+
+def _l4s_physical_stats(n: int, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std of ``n`` patches before scaling (to check the constants)."""
+    images, _ = _l4s_raw(np.random.default_rng(np.random.SeedSequence(seed)), n, 128)
+    flat = images.reshape(-1, images.shape[-1]).astype(np.float64)
+    return flat.mean(axis=0), flat.std(axis=0)
+
+
+def l4s_patches(n: int, *, seed: int = 0, size: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    """Simulated patches in the Landslide4Sense format (Ghorbanzadeh et al. 2022).
+
+    Parameters
+    ----------
+    n : int
+        Number of patches.
+    seed : int
+        Random seed (same seed, same patches).
+    size : int
+        Patch side in pixels (Landslide4Sense: 128, at about 10 m).
+
+    Returns
+    -------
+    images : ndarray of float32, shape (n, size, size, 14)
+        Channels in the order of :data:`s2slide.bands.L4S_CHANNELS` (B01-B12 incl. B10, slope,
+        DEM), scaled linearly so that each channel's mean and std over many patches match
+        the raw statistics of the real files (``bands.L4S_MEAN`` / ``L4S_STD``); normalise
+        with ``(x - L4S_MEAN) / L4S_STD`` as the official baseline does.
+    masks : ndarray of uint8, shape (n, size, size)
+        1 = landslide (about 2 % of all pixels; ~40 % of patches hold none).
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise InvalidInputError(f"n={n!r}: ask for at least one patch, e.g. l4s_patches(200)")
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 32 <= size <= 1024:
+        raise InvalidInputError(f"size={size!r}: give a patch side between 32 and 1024 px (128)")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InvalidInputError(f"seed={seed!r}: give a non-negative integer, e.g. seed=0")
+    mean, std = _L4S_PHYS_MEAN, _L4S_PHYS_STD
+    images, masks = _l4s_raw(np.random.default_rng(np.random.SeedSequence([int(seed), 4])), n, size)
+    scale = (np.asarray(L4S_STD) / std).astype(np.float32)
+    shift = (np.asarray(L4S_MEAN) - mean * np.asarray(L4S_STD) / std).astype(np.float32)
+    images *= scale
+    images += shift
+    return images, masks

@@ -1,0 +1,297 @@
+"""s2slide.simulate: the data contract, determinism, and real-world statistics it must hold to."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from s2slide import bands, harmonize, scenes, simulate
+from s2slide.errors import InvalidInputError, SceneNotFoundError
+
+
+@pytest.fixture(scope="module")
+def luding():
+    """The default Luding scene with the extra layers (land cover, aspect, fractions)."""
+    return simulate.scene("luding", seed=0, extras=True)
+
+
+@pytest.fixture(scope="module")
+def patches():
+    return simulate.l4s_patches(120, seed=3)
+
+
+def _ndvi(img):
+    nir, red = img.sel(band="B8A").values, img.sel(band="B04").values
+    return (nir - red) / np.maximum(nir + red, 1e-6)
+
+
+# ----------------------------------------------------------------------------- contract
+@pytest.mark.parametrize("name", ["luding", "barhabise"])
+def test_contract_dims_dtypes_grid(name):
+    ds = simulate.scene(name, seed=1, shape=(64, 80) if name == "barhabise" else None)
+    spec = scenes.get_scene(name)
+    ny, nx = (64, 80) if name == "barhabise" else spec.shape
+    assert ds["pre"].dims == ds["post"].dims == ("band", "y", "x")
+    assert ds["pre"].shape == (12, ny, nx)
+    assert list(ds["band"].values) == list(bands.S2_L2A_BANDS)
+    for var, dtype in [("pre", np.float32), ("post", np.float32), ("dem", np.float32),
+                       ("slope", np.float32), ("valid", np.bool_), ("truth", np.uint8)]:
+        assert ds[var].dtype == dtype, var
+    for var in ("dem", "slope", "valid", "truth"):
+        assert ds[var].dims == ("y", "x")
+    assert ds.rio.crs.to_epsg() == spec.epsg
+    t = ds.rio.transform()
+    assert (t.a, t.c, t.e, t.f) == (spec.resolution_m, spec.left, -spec.resolution_m, spec.top)
+    assert ds.x.values[0] == spec.left + spec.resolution_m / 2          # pixel centres
+    assert ds.y.values[0] == spec.top - spec.resolution_m / 2
+    assert set(np.unique(ds.truth.values)) <= {0, 1}
+    refl = ds[["pre", "post"]].to_array().values
+    assert np.nanmin(refl) >= 0 and np.nanmax(refl) <= 1.2
+
+
+def test_contract_attrs(luding):
+    a = luding.attrs
+    assert a["source"] == "simulated" and a["scene"] == "luding"
+    assert "simulated" in a["label"] and "seed 0" in a["label"]
+    assert (a["pre_date"], a["post_date"]) == ("2021-11-05", "2022-11-20")
+    assert (a["pre_baseline"], a["post_baseline"]) == ("03.01", "04.00")
+    assert a["resolution_m"] == 20.0 and a["seed"] == 0
+    assert a["misregistration_px"] == [0.6, -0.4]
+    prov = json.loads(a["provenance"])
+    assert prov["generator"] == "s2slide.simulate" and prov["seed"] == 0
+    assert "pre_boa_add_offset" not in a          # only on the raw-DN dataset
+
+
+def test_determinism():
+    a = simulate.scene("luding", seed=5, shape=(96, 96))
+    b = simulate.scene("luding", seed=5, shape=(96, 96))
+    c = simulate.scene("luding", seed=6, shape=(96, 96))
+    for var in ("pre", "post", "dem", "truth", "valid"):
+        np.testing.assert_array_equal(a[var].values, b[var].values)
+    assert not np.array_equal(a.dem.values, c.dem.values)
+    assert not np.array_equal(a.post.values, c.post.values)
+
+
+# ----------------------------------------------------------------------------- realism
+def test_terrain_is_mountainous(luding):
+    dem, slope = luding.dem.values, luding.slope.values
+    assert 900 < dem.min() < 1500 and dem.max() - dem.min() > 1500       # deep Dadu valley
+    assert 25 < slope.mean() < 45 and (slope > 60).mean() < 0.05
+
+
+def test_class_ndvi_ranges(luding):
+    cover, cls = luding.landcover.values, simulate.CLASSES
+    ndvi = _ndvi(luding.post)
+    med = {k: np.median(ndvi[cover == v]) for k, v in cls.items() if (cover == v).sum() > 50}
+    assert med["forest"] > 0.6
+    assert med["landslide"] < 0.2 and med["rock"] < 0.3
+    assert med["water"] < 0
+    forest = cover == cls["forest"]
+    assert np.median(_ndvi(luding.pre)[forest]) > 0.6
+    assert np.percentile(_ndvi(luding.pre)[forest], 10) > 0.5       # post: hazier, lower sun
+
+
+def test_snow_is_bright_with_low_ndvi():
+    ds = simulate.scene("luding", seed=0, shape=(600, 700), extras=True)   # reaches ~3,900 m
+    snow = ds.landcover.values == simulate.CLASSES["snow"]
+    assert snow.sum() > 100 and ds.dem.values[snow].min() > 3000
+    green, swir = ds.post.sel(band="B03").values[snow], ds.post.sel(band="B11").values[snow]
+    assert np.median(_ndvi(ds.post)[snow]) < 0.1
+    assert np.median((green - swir) / (green + swir)) > 0.6             # NDSI of snow
+
+
+def test_sun_facing_slopes_are_brighter(luding):
+    azimuth = json.loads(luding.attrs["provenance"])["parameters"]["sun_pre_deg"][1]
+    forest = luding.landcover.values == simulate.CLASSES["forest"]
+    steep = (luding.slope.values > 25) & (luding.slope.values < 45) & forest
+    facing = np.cos(np.radians(luding.aspect.values - azimuth))
+    nir = luding.pre.sel(band="B8A").values
+    assert nir[steep & (facing > 0.7)].mean() > 1.3 * nir[steep & (facing < -0.7)].mean()
+
+
+def test_landslides_on_steep_slopes_and_fraction(luding):
+    truth = luding.truth.values.astype(bool)
+    assert 0.02 < truth.mean() < 0.15
+    assert (luding.slope.values[truth] > 25).mean() > 0.75
+    frac = luding.new_fraction.values
+    assert ((frac > 0.05) & (frac < 0.95)).sum() > 0.1 * truth.sum()       # mixed edge pixels
+    old = luding.old_scars.values >= 0.5
+    assert old.sum() > 0 and not np.all(truth[old])                          # old scars not truth
+
+
+def test_landslides_darken_ndvi_only_where_new(luding):
+    dndvi = _ndvi(luding.post) - _ndvi(luding.pre)
+    truth = luding.truth.values.astype(bool)
+    assert np.median(dndvi[truth]) < -0.2 < np.median(dndvi[~truth])
+
+
+def _tail_exponent(areas: np.ndarray) -> tuple[float, int]:
+    """Power-law exponent of the tail above x_min chosen by KS distance (Clauset et al. 2009)."""
+    areas = np.sort(np.asarray(areas, float))
+    best = (np.inf, np.nan, 0)
+    for xmin in np.unique(np.quantile(areas, np.linspace(0, 0.9, 40))):
+        tail = areas[areas >= xmin]
+        if tail.size < 50:
+            break
+        alpha = 1 + tail.size / np.log(tail / xmin).sum()
+        ks = np.abs(np.arange(tail.size) / tail.size - (1 - (tail / xmin) ** (1 - alpha))).max()
+        best = min(best, (ks, alpha, tail.size))
+    return best[1], best[2]
+
+
+def test_size_frequency_tail_against_wenchuan(mirror):
+    """Tail exponents: simulated Luding vs Malamud et al. (2004) and the real Wenchuan 2009 map.
+
+    Malamud's inverse gamma has a tail exponent rho + 1 = 2.4; the MLE standard error for
+    ~100-150 tail landslides is (alpha - 1) / sqrt(n) ~ 0.12, and 20 m pixels merge and
+    clip small ones, hence +-0.3 against theory. The real 2009 Wenchuan inventory
+    (Bhuyan et al. 2023, mapped by a CNN from PlanetScope) has a flatter tail (~1.7):
+    automatic maps amalgamate adjacent landslides, which lowers the exponent (Marc and
+    Hovius 2015). The simulated tail must lie between the two published anchors, within
+    0.3 of each end, and within 0.8 of the real one.
+    """
+    import geopandas as gpd
+
+    zip_path = mirror / "inventories" / "bhuyan-2023" / "China.zip"
+    if not zip_path.is_file():
+        pytest.skip("Wenchuan inventory not in the mirror")
+    real = gpd.read_file(f"zip://{zip_path}!China/2009.shp")
+    alpha_real, n_real = _tail_exponent(real.geometry.area.values)
+    alphas = []
+    for seed in range(3):
+        ds = simulate.scene("luding", seed=seed)
+        labels, _ = ndimage.label(ds.truth.values, structure=np.ones((3, 3)))
+        alphas.append(_tail_exponent(np.bincount(labels.ravel())[1:] * 400.0)[0])
+    alpha_sim = float(np.mean(alphas))
+    assert n_real > 1000 and 1.5 < alpha_real < 2.1
+    assert abs(alpha_sim - (simulate.MALAMUD_RHO + 1)) < 0.3
+    assert alpha_real - 0.3 < alpha_sim < simulate.MALAMUD_RHO + 1 + 0.3
+    assert abs(alpha_sim - alpha_real) < 0.8
+
+
+def test_area_sampler_matches_malamud():
+    rng = np.random.default_rng(0)
+    areas = simulate.landslide_areas(20_000, rng)
+    assert areas.min() >= 50 and areas.max() <= 1e6
+    counts, edges = np.histogram(np.log10(areas), bins=np.arange(1.5, 6.1, 0.25))
+    density = counts / np.diff(10 ** edges)
+    assert 200 < 10 ** edges[np.argmax(density * 10 ** edges[:-1])] < 1000   # rollover ~400 m2
+    alpha, _ = _tail_exponent(areas)
+    assert abs(alpha - 2.4) < 0.2
+
+
+# ----------------------------------------------------------------------------- sensor side
+def test_harmonisation_is_exercised():
+    raw = simulate.scene_dn("luding", seed=2, shape=(80, 80))
+    ds = simulate.scene("luding", seed=2, shape=(80, 80))
+    assert raw.pre.dtype == np.uint16 and raw.attrs["post_boa_add_offset"] == -1000
+    assert raw.attrs["pre_boa_add_offset"] == 0
+    back = harmonize.dn_to_reflectance(raw.post.values, offset=-1000)
+    np.testing.assert_array_equal(back, ds.post.values)
+    water = (ds.pre.sel(band="B8A") < 0.05).values                  # stable dark pixels
+    dn_gap = np.median(raw.post.sel(band="B11").values[water].astype(int)
+                       - raw.pre.sel(band="B11").values[water].astype(int))
+    assert 900 < dn_gap < 1100                                       # post DNs carry +1000
+    wrong = raw.post.values.astype(np.float32) / 10_000               # one rule for both dates
+    assert np.median(wrong[10] - ds.post.values[10]) > 0.09
+
+
+def test_clouds_make_pixels_invalid():
+    clear = simulate.scene("luding", seed=4, shape=(120, 120))
+    cloudy = simulate.scene("luding", seed=4, shape=(120, 120), clouds=0.3, extras=True)
+    assert clear.valid.values.all()
+    np.testing.assert_array_equal(clear.dem.values, cloudy.dem.values)    # only clouds changed
+    assert 0.3 < 1 - cloudy.valid.values.mean() < 0.9
+    in_cloud = cloudy.cloud_post.values & ~cloudy.cloud_pre.values
+    assert cloudy.post.sel(band="B02").values[in_cloud].mean() > 0.3
+
+
+@pytest.mark.parametrize("shift", [(0.6, -0.4), (-1.3, 0.7)])
+def test_misregistration_matches_what_was_applied(shift):
+    import cv2
+
+    ds = simulate.scene("luding", seed=0, misregistration=shift)
+    pre, post = (ds[d].sel(band="B8A").values.astype(np.float32) for d in ("pre", "post"))
+    crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 200, 1e-6)
+    _, warp = cv2.findTransformECC(pre, post, np.eye(2, 3, dtype=np.float32),
+                                   cv2.MOTION_TRANSLATION, crit, None, 5)
+    assert ds.attrs["misregistration_px"] == list(shift)
+    np.testing.assert_allclose(warp[:, 2], shift, atol=0.15)
+
+
+# ----------------------------------------------------------------------------- L4S patches
+def test_l4s_format_and_statistics(patches):
+    images, masks = patches
+    assert images.shape == (120, 128, 128, 14) and images.dtype == np.float32
+    assert masks.shape == (120, 128, 128) and masks.dtype == np.uint8
+    assert 0.008 < masks.mean() < 0.05
+    flat = images.reshape(-1, 14)
+    np.testing.assert_allclose(flat.mean(axis=0), bands.L4S_MEAN, atol=0.3)
+    np.testing.assert_allclose(flat.std(axis=0) / np.asarray(bands.L4S_STD), 1.0, atol=0.3)
+
+
+def test_l4s_landslides_are_bright_bare_scars(patches):
+    images, masks = patches
+    z = (images - np.asarray(bands.L4S_MEAN, np.float32)) / np.asarray(bands.L4S_STD, np.float32)
+    ls = masks.astype(bool)
+    assert 0.3 < ls.reshape(len(masks), -1).any(axis=1).mean() < 0.9      # many patches hold none
+    for channel in (1, 2, 3, 11):                                         # blue, green, red, SWIR2
+        assert z[..., channel][ls].mean() > z[..., channel][~ls].mean() + 0.5
+    assert z[..., 12][ls].mean() > z[..., 12][~ls].mean()                 # on steeper ground
+
+
+def test_l4s_scaling_constants_match_the_generator():
+    """The hard-coded physical statistics still describe the generator.
+
+    Each patch has its own valley floor (200-1,500 m), so the DEM mean of 48 patches varies
+    by ~0.15 pooled std (one standard error); the bands vary less. Limits: ~3 standard errors.
+    """
+    mean, std = simulate._l4s_physical_stats(48, seed=11)
+    ref_mean, ref_std = simulate._L4S_PHYS_MEAN, simulate._L4S_PHYS_STD
+    limit = np.where(np.arange(14) == 13, 0.5, 0.3)
+    assert np.all(np.abs(mean - ref_mean) < limit * ref_std)
+    np.testing.assert_allclose(std, ref_std, rtol=0.15)
+
+
+def test_l4s_deterministic():
+    a, ma = simulate.l4s_patches(3, seed=9)
+    b, mb = simulate.l4s_patches(3, seed=9)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(ma, mb)
+
+
+# ----------------------------------------------------------------------------- bad input
+def test_unknown_preset_lists_presets():
+    with pytest.raises(SceneNotFoundError, match="barhabise.*luding"):
+        simulate.scene("kathmandu")
+    with pytest.raises(LookupError):
+        simulate.scene_dn("nowhere")
+
+
+@pytest.mark.parametrize("shape", [(10, 10), (100,), (100.5, 80), "big", (0, 50)])
+def test_bad_shape(shape):
+    with pytest.raises(InvalidInputError, match="shape"):
+        simulate.scene("luding", shape=shape)
+
+
+@pytest.mark.parametrize("clouds", [-0.1, 1.5, float("nan"), "lots"])
+def test_bad_cloud_fraction(clouds):
+    with pytest.raises(ValueError, match="clouds"):
+        simulate.scene("luding", clouds=clouds)
+
+
+@pytest.mark.parametrize("kwargs", [{"misregistration": (9, 0)}, {"misregistration": 1.0},
+                                    {"seed": -1}, {"seed": 1.5}])
+def test_bad_options(kwargs):
+    with pytest.raises(InvalidInputError):
+        simulate.scene("luding", **kwargs)
+
+
+def test_bad_patch_requests():
+    with pytest.raises(InvalidInputError, match="n="):
+        simulate.l4s_patches(0)
+    with pytest.raises(InvalidInputError, match="size"):
+        simulate.l4s_patches(2, size=8)
