@@ -1,0 +1,178 @@
+"""A small HTTP server on 127.0.0.1 for the live-tier tests (no network needed).
+
+It serves static bytes (with HEAD and HTTP Range requests, as GDAL's /vsicurl/ and a resumed
+download need) and dynamic handlers (STAC search, token, OData). Each test starts one on a free
+port and stops it at teardown::
+
+    with LoopbackServer() as srv:
+        srv.add_bytes("/a.tif", data)
+        srv.add_handler("POST", "/search", lambda req: (200, {"type": "FeatureCollection"}))
+        srv.url("/a.tif")
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Request:
+    """What a dynamic handler sees."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"{}")
+
+    def form(self) -> dict[str, str]:
+        return {k: v[0] for k, v in parse_qs(self.body.decode()).items()}
+
+
+#: A handler returns (status, body) or (status, body, headers); a dict/list body is sent as JSON.
+Handler = Callable[[Request], tuple]
+
+
+@dataclass
+class _State:
+    files: dict[str, bytes] = field(default_factory=dict)
+    handlers: dict[tuple[str, str], Handler] = field(default_factory=dict)
+    log: list[tuple[str, str, str]] = field(default_factory=list)
+    # path -> number of bytes after which the next GET is cut (connection closed)
+    cut_after: dict[str, int] = field(default_factory=dict)
+    # path -> bearer tokens accepted (others get HTTP 401)
+    bearer: dict[str, set[str]] = field(default_factory=dict)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    state: _State
+
+    def log_message(self, *args: Any) -> None:  # keep test output quiet
+        pass
+
+    def _request(self) -> Request:
+        parts = urlsplit(self.path)
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n) if n else b""
+        return Request(self.command, parts.path, parse_qs(parts.query),
+                       {k.lower(): v for k, v in self.headers.items()}, body)
+
+    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            headers = {"Content-Type": "application/json", **(headers or {})}
+        body = body if isinstance(body, bytes) else str(body).encode()
+        self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _dispatch(self) -> None:
+        req = self._request()
+        self.state.log.append((req.method, req.path, req.headers.get("range", "")))
+        handler = self.state.handlers.get((req.method, req.path))
+        if handler is None and req.method == "HEAD":
+            handler = self.state.handlers.get(("GET", req.path))
+        tokens = self.state.bearer.get(req.path)
+        if tokens is not None and req.headers.get("authorization", "").removeprefix(
+                "Bearer ") not in tokens:
+            self._send(401, {"detail": "Expired signature or invalid token"})
+        elif handler is not None:
+            self._send(*handler(req))
+        elif req.path in self.state.files:
+            self._file(req)
+        else:
+            self._send(404, {"code": "NotFound", "description": f"no {req.path}"})
+
+    def _file(self, req: Request) -> None:
+        data = self.state.files[req.path]
+        start, end = 0, len(data) - 1
+        m = re.match(r"bytes=(\d+)-(\d*)", req.headers.get("range", ""))
+        if m:
+            start = int(m.group(1))
+            end = min(int(m.group(2)) if m.group(2) else end, len(data) - 1)
+            if start >= len(data):
+                self._send(416, b"", {"Content-Range": f"bytes */{len(data)}"})
+                return
+        cut = self.state.cut_after.pop(req.path, None) if req.method == "GET" else None
+        status = 206 if m else 200
+        self.send_response(status)
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Type", "application/octet-stream")
+        if m:
+            self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+        self.send_header("Content-Length", str(end - start + 1))
+        if cut is not None:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if req.method == "HEAD":
+            return
+        chunk = data[start:end + 1]
+        if cut is not None:  # send part of the body, then drop the connection
+            self.wfile.write(chunk[:cut])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(chunk)
+
+    do_GET = do_POST = do_HEAD = _dispatch
+
+
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 and a free port; use as a context manager."""
+
+    def __init__(self) -> None:
+        self.state = _State()
+        handler = type("Handler", (_Handler,), {"state": self.state})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    def url(self, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def add_bytes(self, path: str, data: bytes) -> str:
+        self.state.files[path] = data
+        return self.url(path)
+
+    def add_handler(self, method: str, path: str, handler: Handler) -> None:
+        self.state.handlers[(method, path)] = handler
+
+    def cut_next_download(self, path: str, *, after: int) -> None:
+        """Close the connection after ``after`` bytes on the next GET of ``path``."""
+        self.state.cut_after[path] = after
+
+    def protect(self, path: str, tokens: set[str]) -> None:
+        """Answer 401 to requests of ``path`` without one of these bearer tokens."""
+        self.state.bearer[path] = tokens
+
+    @property
+    def log(self) -> list[tuple[str, str, str]]:
+        return self.state.log
+
+    def __enter__(self) -> "LoopbackServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
