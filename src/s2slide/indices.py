@@ -1,0 +1,85 @@
+"""Spectral indices: one general normalised difference and thin named wrappers.
+
+Formulas (FACTS.md): NDVI = (NIR - Red) / (NIR + Red) (Rouse et al. 1974);
+BSI = ((SWIR1 + Red) - (NIR + Blue)) / ((SWIR1 + Red) + (NIR + Blue)) (Rikimaru et al. 2002).
+Seed 000 uses B8A as NIR and B11 as SWIR, both at 20 m.
+
+Inputs are reflectance 0-1 (float, NumPy arrays or xarray DataArrays of one shape); the result
+has the same type and shape, float32 for NumPy input. A pixel where the denominator is 0 or an
+input is NaN is NaN, never an infinity.
+
+Chapter 3 introduces these.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from s2slide.errors import InvalidInputError, ShapeMismatchError
+
+#: Seed 000's threshold on dNDVI = NDVI(post) - NDVI(pre): below it a pixel is a new scar.
+SEED000_THRESHOLD = -0.2
+
+
+def _check(*arrays: Any, names: tuple[str, ...]) -> None:
+    shapes = [np.shape(a) for a in arrays]
+    if len(set(shapes)) != 1:
+        detail = ", ".join(f"{n}{s}" for n, s in zip(names, shapes))
+        raise ShapeMismatchError(f"index inputs differ in shape: {detail}; crop or resample them onto "
+                                 "one grid first (data.load_scene returns aligned bands).")
+
+
+def normalized_difference(a: Any, b: Any) -> Any:
+    """``(a - b) / (a + b)``, NaN where ``a + b == 0`` or an input is NaN.
+
+    Parameters
+    ----------
+    a, b : array-like of one shape
+        Reflectance 0-1 (float). NumPy arrays give a float32 array; DataArrays a DataArray.
+    """
+    _check(a, b, names=("a", "b"))
+    if not isinstance(a, xr.DataArray):
+        a = np.asarray(a, dtype=np.float32)
+    if not isinstance(b, xr.DataArray):
+        b = np.asarray(b, dtype=np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        total = a + b
+        out = (a - b) / total
+    if isinstance(out, xr.DataArray):
+        return out.where(total != 0)
+    return np.where(total != 0, out, np.nan).astype(np.float32)
+
+
+def ndvi(*, nir: Any, red: Any) -> Any:
+    """Normalised Difference Vegetation Index, ``(NIR - Red) / (NIR + Red)``; -1 to 1.
+
+    Dense vegetation is about 0.6-0.9, bare soil and rock about 0-0.2, water below 0.
+    """
+    return normalized_difference(nir, red)
+
+
+def bsi(*, swir: Any, red: Any, nir: Any, blue: Any) -> Any:
+    """Bare Soil Index, ``((SWIR + Red) - (NIR + Blue)) / ((SWIR + Red) + (NIR + Blue))``; -1 to 1.
+
+    High on bare soil and fresh landslide scars, low on vegetation.
+    """
+    _check(swir, red, nir, blue, names=("swir", "red", "nir", "blue"))
+    return normalized_difference(swir + red, nir + blue)
+
+
+def dndvi_mask(pre_ndvi: Any, post_ndvi: Any, *, threshold: float = SEED000_THRESHOLD) -> np.ndarray:
+    """Seed 000's reference mask: ``NDVI(post) - NDVI(pre) < threshold``.
+
+    Returns a bool array (NaN pixels are False). ``threshold`` must lie in (-2, 0): a loss of
+    vegetation is a negative change.
+    """
+    if not -2.0 < float(threshold) < 0.0:
+        raise InvalidInputError(f"threshold={threshold}: a vegetation loss is a negative dNDVI; "
+                                "use a value between -2 and 0, e.g. -0.2 as seed 000.")
+    _check(pre_ndvi, post_ndvi, names=("pre_ndvi", "post_ndvi"))
+    change = np.asarray(post_ndvi, dtype=np.float32) - np.asarray(pre_ndvi, dtype=np.float32)
+    with np.errstate(invalid="ignore"):
+        return np.asarray(change < threshold)

@@ -1,0 +1,65 @@
+"""Indices and scores on small arrays with known answers."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from s2slide import indices, metrics
+from s2slide.errors import InvalidInputError, NoValidDataError, ShapeMismatchError
+
+
+def test_ndvi_known_values_and_zero_denominator():
+    nir = np.array([0.5, 0.3, 0.0], np.float32)
+    red = np.array([0.1, 0.3, 0.0], np.float32)
+    out = indices.ndvi(nir=nir, red=red)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out[:2], [0.4 / 0.6, 0.0], rtol=1e-6)
+    assert np.isnan(out[2])
+
+
+def test_bsi_formula_and_dataarray():
+    b = {k: xr.DataArray(np.full((2, 2), v, np.float32), dims=("y", "x"))
+         for k, v in dict(swir=0.3, red=0.2, nir=0.1, blue=0.05).items()}
+    out = indices.bsi(**b)
+    assert isinstance(out, xr.DataArray)
+    np.testing.assert_allclose(out.values, (0.5 - 0.15) / 0.65, rtol=1e-6)
+
+
+def test_shape_mismatch_and_threshold_sign():
+    with pytest.raises(ShapeMismatchError, match="one grid"):
+        indices.ndvi(nir=np.zeros((2, 2)), red=np.zeros((2, 3)))
+    with pytest.raises(InvalidInputError, match="negative"):
+        indices.dndvi_mask(np.zeros(3), np.zeros(3), threshold=0.2)
+
+
+def test_dndvi_mask():
+    pre = np.array([0.8, 0.8, np.nan, 0.5])
+    post = np.array([0.2, 0.7, 0.1, 0.29])
+    assert indices.dndvi_mask(pre, post).tolist() == [True, False, False, True]
+
+
+def test_scores_known_confusion():
+    truth = np.array([1, 1, 1, 0, 0, 0, 0, 0])
+    pred = np.array([1, 1, 0, 1, 0, 0, 0, 0])
+    s = metrics.scores(truth, pred)
+    assert s["confusion"] == [[4, 1], [1, 2]]
+    assert s["precision"] == pytest.approx(2 / 3) and s["recall"] == pytest.approx(2 / 3)
+    assert s["iou"] == pytest.approx(0.5) and s["miou"] == pytest.approx((0.5 + 4 / 6) / 2)
+    assert s["accuracy"] == pytest.approx(6 / 8)
+
+
+def test_scores_valid_and_empty_prediction():
+    truth = np.array([1, 0, 1, 0])
+    s = metrics.scores(truth, np.zeros(4), valid=np.array([1, 1, 0, 0], bool))
+    assert s["n"] == 2 and np.isnan(s["precision"]) and s["recall"] == 0.0
+    with pytest.raises(NoValidDataError):
+        metrics.scores(truth, truth, valid=np.zeros(4, bool))
+
+
+def test_scores_bad_input():
+    with pytest.raises(InvalidInputError, match="Threshold"):
+        metrics.scores(np.array([0, 1]), np.array([0.2, 0.7]))
+    with pytest.raises(InvalidInputError, match="NaN"):
+        metrics.scores(np.array([0, 1]), np.array([0.0, np.nan]))
+    with pytest.raises(ShapeMismatchError):
+        metrics.scores(np.zeros(3), np.zeros(4))
