@@ -14,7 +14,6 @@ export S2SLIDE_MIRROR ?= $(if $(wildcard $(MIRROR_DEFAULT)/README.md),$(MIRROR_D
 export S2SLIDE_CACHE ?= $(abspath _build/cache)
 export S2SLIDE_RESULTS ?= $(abspath _build/results)
 export NO_GCE_CHECK := true
-export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
