@@ -100,3 +100,17 @@ def test_bad_input(blobs):
         cluster.landslide_cluster(np.zeros((2, 2), int), np.zeros(4))
     with pytest.raises(NoValidDataError):
         cluster.landslide_cluster(np.full((2, 2), -1), np.zeros((2, 2)))
+
+
+def test_change_features_known_answer_and_bad_shape():
+    stack = np.zeros((4, 2, 3), np.float32)
+    stack[0], stack[1], stack[2], stack[3] = 0.8, -0.2, 0.1, 0.15  # vegetation -> bare soil
+    stack[2, 0, 0] = np.nan
+    out = cluster.change_features(stack)
+    assert out.shape == (2, 2, 3) and out.dtype == np.float32
+    np.testing.assert_allclose(out[0, 1], -0.7, atol=1e-6)  # dNDVI: vegetation lost
+    np.testing.assert_allclose(out[1, 1], 0.35, atol=1e-6)  # dBSI: bare soil gained
+    assert np.isnan(out[0, 0, 0]) and not np.isnan(out[1, 0, 0])
+    assert cluster.CHANGE_FEATURES == ("dndvi", "dbsi")
+    with pytest.raises(InvalidInputError, match="index_features"):
+        cluster.change_features(np.zeros((3, 2, 2)))

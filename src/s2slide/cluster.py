@@ -24,6 +24,8 @@ from s2slide.errors import InvalidInputError, MissingBandError, NoValidDataError
 METHODS = ("kmeans", "gmm", "minibatch")
 #: Feature names of :func:`index_features`, in order.
 FEATURES = ("ndvi_pre", "bsi_pre", "ndvi_post", "bsi_post")
+#: Feature names of :func:`change_features`, in order.
+CHANGE_FEATURES = ("dndvi", "dbsi")
 
 
 def _check_features(features: Any, k: Any) -> np.ndarray:
@@ -104,6 +106,22 @@ def index_features(ds: Any) -> np.ndarray:
         out += [indices.ndvi(nir=b["B8A"], red=b["B04"]),
                 indices.bsi(swir=b["B11"], red=b["B04"], nir=b["B8A"], blue=b["B02"])]
     return np.stack(out).astype(np.float32)
+
+
+def change_features(stack: Any) -> np.ndarray:
+    """Change of each index between the dates: float32 (feature, y, x), order :data:`CHANGE_FEATURES`.
+
+    dNDVI = NDVI(post) - NDVI(pre) and dBSI = BSI(post) - BSI(pre), from the (4, y, x) stack of
+    :func:`index_features`; NaN where either date is NaN. Seed 000 clustered index *levels*,
+    which separate land cover (forest, grass, bare ground) as much as change; clustering the
+    differences separates what changed (chapter 4 compares both).
+    """
+    arr = np.asarray(stack, dtype=np.float32)
+    if arr.ndim != 3 or arr.shape[0] != len(FEATURES):
+        raise InvalidInputError(f"stack has shape {arr.shape}; use the (4, y, x) stack of "
+                                "cluster.index_features(ds) (NDVI, BSI pre, then post).")
+    pre, post = arr[:2], arr[2:]
+    return post - pre
 
 
 def to_pixels(stack: Any, valid: Any = None, *, min_pixels: int = 10) -> tuple[np.ndarray, np.ndarray]:
