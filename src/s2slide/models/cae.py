@@ -1,0 +1,193 @@
+"""The convolutional autoencoder (CAE) of Shahabi et al. (2021), their Table 2.
+
+Input: a ``patch`` x ``patch`` x D patch around one pixel (D = 5 in the paper: MNF1-3, slope,
+NDVI). The encoder has two 3 x 3 convolutions without padding (8 then 12 filters, each
+followed by PReLU, the second also by batch normalisation) and a max pooling that leaves
+1 x 1 x 12: the 12 *deep features* of the centre pixel. The decoder maps them back with two
+1 x 1 convolutions (8, then D filters, each + PReLU + batch normalisation) and repeats the
+result over the patch (``UpSampling2D``). The loss is Huber's, the optimiser Adam.
+
+Choices the paper leaves open, made here: PReLU has one slope per channel
+(``shared_axes=[1, 2]``); the 2 x 2 pooling of a 3 x 3 map (Table 2) keeps the ``valid``
+window, i.e. the upper-left 2 x 2 of the 3 x 3 map (for ``patch`` > 7 the pool grows to
+``patch - 5`` so the output stays 1 x 1).
+
+TensorFlow is imported only when a function here is called. Chapter 5 introduces this module.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from s2slide.errors import InvalidInputError, NoValidDataError, TrainingError
+
+#: The paper's training settings (Section 3.4.1), found with Keras Tuner on full scenes.
+PAPER_SETTINGS: dict[str, Any] = {"learning_rate": 0.1, "batch_size": 10_000, "epochs": 100}
+#: Number of deep features (filters of the encoder's last convolution).
+N_FEATURES = 12
+
+
+def _check_shape(depth: int, patch: int) -> None:
+    if int(depth) != depth or depth < 1:
+        raise InvalidInputError(f"depth={depth}: give the number of input layers (e.g. 5).")
+    if int(patch) != patch or patch < 7 or patch % 2 == 0:
+        raise InvalidInputError(f"patch={patch}: the CAE needs an odd patch size >= 7 "
+                                "(two 3 x 3 convolutions and a pooling must fit).")
+
+
+def build_cae(depth: int, *, patch: int = 7, learning_rate: float = 0.1, seed: int | None = 0):
+    """Build and compile the CAE of Table 2 (Huber loss, Adam).
+
+    Parameters
+    ----------
+    depth : int
+        D, the number of input layers (features) of a patch.
+    patch : int
+        Patch size in pixels (odd, >= 7; the paper uses 7).
+    learning_rate : float
+        Adam's learning rate (the paper: 0.1).
+    seed : int or None
+        Seeds Python, NumPy and TensorFlow (``keras.utils.set_random_seed``) so that the
+        initial weights, and a training seeded the same way, are reproducible.
+
+    Returns
+    -------
+    keras.Model
+        Input (batch, patch, patch, depth) float32, output the same shape.
+    """
+    _check_shape(depth, patch)
+    import keras
+    from keras import layers
+
+    if seed is not None:
+        keras.utils.set_random_seed(int(seed))
+
+    def block(x, filters: int, kernel: int, name: str, bn: bool):
+        x = layers.Conv2D(filters, kernel, padding="valid", name=name)(x)
+        x = layers.PReLU(shared_axes=[1, 2], name=f"{name}_prelu")(x)
+        return layers.BatchNormalization(name=f"{name}_bn")(x) if bn else x
+
+    inputs = keras.Input((patch, patch, depth), name="patch")
+    x = block(inputs, 8, 3, "cnn1", bn=False)
+    x = block(x, N_FEATURES, 3, "cnn2", bn=True)
+    x = layers.MaxPooling2D(pool_size=patch - 5, name="encoded")(x)
+    x = block(x, 8, 1, "cnn3", bn=True)
+    x = block(x, depth, 1, "cnn4", bn=True)
+    outputs = layers.UpSampling2D(size=patch, name="upsampling")(x)
+    model = keras.Model(inputs, outputs, name="cae")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+                  loss=keras.losses.Huber())
+    return model
+
+
+def encoder(model):
+    """The encoder half of a CAE: patches (batch, p, p, D) -> deep features (batch, 12)."""
+    import keras
+
+    flat = keras.layers.Flatten(name="deep_features")(model.get_layer("encoded").output)
+    return keras.Model(model.input, flat, name="cae_encoder")
+
+
+def patch_dataset(padded: np.ndarray, rows: np.ndarray, cols: np.ndarray, *, patch: int = 7,
+                  batch_size: int = 1024, shuffle: bool = False, seed: int = 0,
+                  targets: bool = True):
+    """A ``tf.data`` pipeline that cuts patches batch by batch from a padded stack.
+
+    Only the padded stack (y + p - 1, x + p - 1, D) and the centre indices are held; each batch
+    of patches is gathered when needed, so memory does not grow with 49 copies of the stack.
+
+    Parameters
+    ----------
+    padded : ndarray float32, dims (y + patch - 1, x + patch - 1, feature)
+        From :func:`s2slide.patches.pad`.
+    rows, cols : int arrays (n,)
+        Patch centres in the *unpadded* image (:func:`s2slide.patches.centres`).
+    shuffle, seed : bool, int
+        Shuffle the centres each epoch, reproducibly for a given seed.
+    targets : bool
+        Yield ``(patch, patch)`` pairs (for training an autoencoder) or patches alone.
+    """
+    import tensorflow as tf
+
+    if len(rows) == 0 or len(rows) != len(cols):
+        raise NoValidDataError(f"{len(rows)} rows and {len(cols)} columns of patch centres: "
+                               "need the same, non-zero number (see patches.centres).")
+    image = tf.constant(padded, dtype=tf.float32)
+    offsets = tf.constant(np.stack(np.meshgrid(np.arange(patch), np.arange(patch),
+                                               indexing="ij"), axis=-1), dtype=tf.int64)
+    ds = tf.data.Dataset.from_tensor_slices(np.stack([rows, cols], axis=1).astype(np.int64))
+    if shuffle:
+        ds = ds.shuffle(len(rows), seed=seed, reshuffle_each_iteration=True)
+
+    def cut(rc):  # rc (b, 2) -> (b, patch, patch, D); a patch's corner is its centre in padded
+        x = tf.gather_nd(image, rc[:, None, None, :] + offsets[None])
+        return (x, x) if targets else x
+
+    return ds.batch(batch_size).map(cut, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
+
+
+def train(model, dataset, *, epochs: int, verbose: int = 0) -> dict[str, list[float]]:
+    """Fit the autoencoder on ``dataset`` (from :func:`patch_dataset`, targets=True).
+
+    Returns
+    -------
+    dict
+        ``{"loss": [Huber loss per epoch]}``.
+
+    Raises
+    ------
+    TrainingError
+        The loss became NaN or infinite (lower the learning rate, check the stack for NaN).
+    """
+    import keras
+
+    if int(epochs) < 1:
+        raise InvalidInputError(f"epochs={epochs}: train at least one epoch.")
+    history = model.fit(dataset, epochs=int(epochs), verbose=verbose, shuffle=False,
+                        callbacks=[keras.callbacks.TerminateOnNaN()])
+    loss = [float(v) for v in history.history["loss"]]
+    if len(loss) < epochs or not all(math.isfinite(v) for v in loss):
+        raise TrainingError(f"training stopped with loss {loss[-1:]} after {len(loss)} epochs: "
+                            "lower the learning rate or standardize the stack.")
+    return {"loss": loss}
+
+
+def deep_features(model, padded: np.ndarray, valid: np.ndarray, *, patch: int = 7,
+                  batch_size: int = 8192) -> np.ndarray:
+    """The encoder's features for every valid pixel, as images (feature, y, x), NaN elsewhere.
+
+    ``padded`` comes from :func:`s2slide.patches.pad`, ``valid`` is the (y, x) mask of centres.
+    """
+    from s2slide import patches
+
+    rows, cols = patches.centres(valid)
+    ds = patch_dataset(padded, rows, cols, patch=patch, batch_size=batch_size, targets=False)
+    feats = encoder(model).predict(ds, verbose=0)
+    out = np.full((feats.shape[1], *np.shape(valid)), np.nan, dtype=np.float32)
+    out[:, rows, cols] = feats.T
+    return out
+
+
+def save_weights(model, path: str | Path) -> Path:
+    """Save the weights to ``path`` (its name must end in ``.weights.h5``); returns the path."""
+    path = Path(path)
+    if not path.name.endswith(".weights.h5"):
+        raise InvalidInputError(f"{path.name}: Keras weight files must end in '.weights.h5'.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save_weights(path)
+    return path
+
+
+def load_cae(path: str | Path, depth: int, *, patch: int = 7, learning_rate: float = 0.1):
+    """Build a CAE for ``depth`` layers and load weights saved by :func:`save_weights`."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no weights at {path}: train a model and save_weights() first.")
+    model = build_cae(depth, patch=patch, learning_rate=learning_rate, seed=None)
+    model.optimizer.build(model.trainable_variables)  # the file holds Adam's state too
+    model.load_weights(path)
+    return model
