@@ -1,0 +1,255 @@
+"""The U-Net of seed 001 (Thapa 2024), after Ronneberger et al. (2015), in Keras.
+
+Five levels of two 3 x 3 convolutions (ReLU, He-normal initialisation, dropout between
+them) with 16, 32, 64, 128 and 256 filters (``base_filters`` = 16), 2 x 2 max-pooling on the
+way down, 2 x 2 transposed convolutions and skip connections (concatenation) on the way up,
+and a 1 x 1 convolution with a sigmoid: the probability that a pixel is a landslide.
+This is the classic Keras U-Net that seed 001 took from iamtekson's Landslide4Sense notebook.
+
+Training: Adam (learning rate 1e-3), binary cross-entropy or a class-weighted variant
+(:func:`weighted_bce`) or Dice (``keras.losses.Dice``); metrics precision, recall and F1 at a
+threshold of 0.5. Introduced in chapter 6.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from s2slide.errors import InvalidInputError, TrainingError
+
+#: Dropout after the first convolution of each level, top to bottom (seed 001's U-Net).
+DROPOUT: tuple[float, ...] = (0.1, 0.1, 0.2, 0.2, 0.3)
+LOSSES: tuple[str, ...] = ("bce", "weighted_bce", "dice", "bce_dice")
+
+
+def _block(x, filters: int, dropout: float):
+    from keras import layers
+
+    x = layers.Conv2D(filters, 3, activation="relu", kernel_initializer="he_normal",
+                      padding="same")(x)
+    x = layers.Dropout(dropout)(x)
+    return layers.Conv2D(filters, 3, activation="relu", kernel_initializer="he_normal",
+                         padding="same")(x)
+
+
+def build_unet(channels: int, *, size: int = 128, base_filters: int = 16, depth: int = 5,
+               dropout: tuple[float, ...] = DROPOUT, seed: int | None = 0):
+    """Build (not compile) seed 001's U-Net.
+
+    Parameters
+    ----------
+    channels : int
+        Input channels (seed 001: 6 = red, green, blue, NIR, slope, elevation).
+    size : int
+        Patch side in pixels; a multiple of ``2 ** (depth - 1)`` (128 for Landslide4Sense).
+    base_filters : int
+        Filters of the first level; each level doubles them (16 -> 256 in seed 001; the
+        chapter's fast mode uses 8 -> 128 to train on a CPU).
+    depth : int
+        Number of levels (5 in seed 001: four poolings).
+    dropout : tuple of float
+        Dropout rate of each level (top to bottom), reused on the way up.
+    seed : int or None
+        Seed of Keras' random initialisation (``keras.utils.set_random_seed``).
+
+    Returns
+    -------
+    keras.Model
+        Input (batch, size, size, channels) float32; output (batch, size, size, 1) in 0-1.
+    """
+    _check_arch(channels, size, base_filters, depth, dropout)
+    import keras
+    from keras import layers
+
+    if seed is not None:
+        keras.utils.set_random_seed(int(seed))
+    inputs = keras.Input((size, size, channels), name="image")
+    x, skips = inputs, []
+    for level in range(depth):
+        x = _block(x, base_filters * 2 ** level, dropout[level])
+        if level < depth - 1:
+            skips.append(x)
+            x = layers.MaxPooling2D(2)(x)
+    for level in reversed(range(depth - 1)):
+        x = layers.Conv2DTranspose(base_filters * 2 ** level, 2, strides=2, padding="same")(x)
+        x = layers.concatenate([x, skips[level]])
+        x = _block(x, base_filters * 2 ** level, dropout[level])
+    outputs = layers.Conv2D(1, 1, activation="sigmoid", name="probability")(x)
+    return keras.Model(inputs, outputs, name=f"unet_{base_filters}")
+
+
+def _check_arch(channels: int, size: int, base_filters: int, depth: int, dropout) -> None:
+    for name, value in (("channels", channels), ("size", size), ("base_filters", base_filters),
+                        ("depth", depth)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidInputError(f"{name}={value!r}: give a positive integer")
+    if size % 2 ** (depth - 1):
+        raise InvalidInputError(f"size={size} is not a multiple of {2 ** (depth - 1)} "
+                                f"(depth={depth}): use 128 px tiles, or pad the image")
+    if len(dropout) < depth:
+        raise InvalidInputError(f"dropout has {len(dropout)} rates for {depth} levels: give one "
+                                "per level, e.g. (0.1, 0.1, 0.2, 0.2, 0.3)")
+
+
+def parameter_count(channels: int, *, base_filters: int = 16, depth: int = 5) -> int:
+    """Trainable weights of :func:`build_unet`, counted by hand (to check the model).
+
+    Each 3 x 3 convolution from ``a`` to ``b`` channels has ``9ab + b`` weights, each 2 x 2
+    transposed convolution ``4ab + b``, the output convolution ``f0 + 1``.
+    """
+    f = [base_filters * 2 ** i for i in range(depth)]
+    n, prev = 0, channels
+    for fi in f:
+        n += 9 * prev * fi + fi + 9 * fi * fi + fi
+        prev = fi
+    for i in reversed(range(depth - 1)):
+        n += 4 * f[i + 1] * f[i] + f[i] + 9 * 2 * f[i] * f[i] + f[i] + 9 * f[i] * f[i] + f[i]
+    return n + f[0] + 1
+
+
+def weighted_bce(pos_weight: float):
+    """Binary cross-entropy with landslide pixels weighted ``pos_weight`` times.
+
+    ``loss = -mean(w * y * log(p) + (1 - y) * log(1 - p))``. Hand-written because Keras'
+    ``BinaryCrossentropy`` has no positive-class weight (TensorFlow's
+    ``weighted_cross_entropy_with_logits`` wants logits, and the seed's model ends in a sigmoid).
+    """
+    if not math.isfinite(pos_weight) or pos_weight <= 0:
+        raise InvalidInputError(f"pos_weight={pos_weight!r}: give a positive number, e.g. "
+                                "sqrt(background pixels / landslide pixels)")
+    from keras import ops
+
+    def loss(y_true, y_pred):
+        p = ops.clip(y_pred, 1e-7, 1 - 1e-7)
+        y = ops.cast(y_true, p.dtype)
+        return -ops.mean(pos_weight * y * ops.log(p) + (1 - y) * ops.log(1 - p), axis=-1)
+
+    loss.__name__ = f"weighted_bce_{pos_weight:.3g}"
+    return loss
+
+
+def make_loss(name: str, *, pos_weight: float = 1.0):
+    """The loss called ``name`` (one of :data:`LOSSES`); ``pos_weight`` for weighted BCE."""
+    import keras
+
+    if name == "bce":
+        return keras.losses.BinaryCrossentropy()
+    if name == "weighted_bce":
+        return weighted_bce(pos_weight)
+    if name == "dice":
+        return keras.losses.Dice()
+    if name == "bce_dice":
+        bce, dice = keras.losses.BinaryCrossentropy(), keras.losses.Dice()
+        return lambda y, p: bce(y, p) + dice(y, p)
+    raise InvalidInputError(f"loss={name!r}: use one of {', '.join(LOSSES)}")
+
+
+def compile_unet(model, *, loss: str = "bce", pos_weight: float = 1.0,
+                 learning_rate: float = 1e-3):
+    """Compile with Adam, the chosen loss and precision, recall, F1 (threshold 0.5)."""
+    import keras
+
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss=make_loss(loss, pos_weight=pos_weight),
+                  metrics=[keras.metrics.Precision(name="precision"),
+                           keras.metrics.Recall(name="recall"), BinaryF1()])
+    return model
+
+
+def _f1_class():
+    import keras
+
+    class _BinaryF1(keras.metrics.Metric):
+        """F1 of the landslide class over all pixels (Keras' F1Score wants (batch, classes))."""
+
+        def __init__(self, name: str = "f1", threshold: float = 0.5, **kwargs: Any):
+            super().__init__(name=name, **kwargs)
+            self.threshold = threshold
+            self.counts = self.add_variable(shape=(3,), initializer="zeros", name="tp_fp_fn")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            from keras import ops
+
+            y = ops.reshape(ops.cast(y_true, "float32"), (-1,))
+            p = ops.reshape(ops.cast(y_pred > self.threshold, "float32"), (-1,))
+            self.counts.assign_add(ops.stack([ops.sum(y * p), ops.sum((1 - y) * p),
+                                              ops.sum(y * (1 - p))]))
+
+        def result(self):
+            tp, fp, fn = self.counts[0], self.counts[1], self.counts[2]
+            return 2 * tp / (2 * tp + fp + fn + 1e-7)
+
+        def reset_state(self):
+            self.counts.assign([0.0, 0.0, 0.0])
+
+    return _BinaryF1
+
+
+def BinaryF1(name: str = "f1", threshold: float = 0.5):  # noqa: N802 (a class factory)
+    """Keras metric: F1 of the landslide class, pixels thresholded at ``threshold``."""
+    return _f1_class()(name=name, threshold=threshold)
+
+
+def _nan_guard():
+    import keras
+
+    class _StopOnNaN(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                raise TrainingError(
+                    f"the loss became {loss} at batch {batch}: the likely causes are NaN in the "
+                    "inputs (check np.isfinite(images).all()) or a learning rate too high "
+                    "(try 1e-4); fix and train again")
+
+    return _StopOnNaN()
+
+
+def train_unet(model, train, val, *, epochs: int, checkpoint: str | Path,
+               monitor: str = "val_f1", verbose: int = 2) -> dict[str, list[float]]:
+    """Fit ``model`` and keep the weights of its best validation epoch.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A compiled model (:func:`compile_unet`).
+    train, val : tf.data.Dataset
+        Batches of (image, mask) from :func:`s2slide.pipeline.make_datasets`.
+    epochs : int
+        Passes over the training set.
+    checkpoint : str or Path
+        A ``.weights.h5`` file (put it in a cache or temporary folder, not the repository):
+        the best epoch's weights by ``monitor`` are saved there and loaded back at the end.
+    monitor : str
+        ``"val_f1"`` (maximised) or ``"val_loss"`` (minimised).
+
+    Returns
+    -------
+    dict
+        Keras history: one list per metric (``loss``, ``val_f1`` ...), one value per epoch.
+
+    Raises
+    ------
+    TrainingError
+        Empty data, or a loss that becomes NaN (with its likely causes).
+    """
+    import keras
+
+    if train.cardinality() == 0 or val.cardinality() == 0:
+        raise TrainingError("the training or validation set is empty: give at least 2 patches "
+                            "(80/20 split) and a batch size no larger than the set")
+    path = Path(checkpoint)
+    if not path.name.endswith(".weights.h5"):
+        raise InvalidInputError(f"checkpoint={str(path)!r}: name a weights file ending in "
+                                "'.weights.h5', e.g. config.cache_dir() / 'unet.weights.h5'")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = "max" if monitor.endswith(("f1", "precision", "recall")) else "min"
+    best = keras.callbacks.ModelCheckpoint(str(path), monitor=monitor, mode=mode,
+                                           save_best_only=True, save_weights_only=True)
+    history = model.fit(train, validation_data=val, epochs=epochs, verbose=verbose, shuffle=False,
+                        callbacks=[best, _nan_guard()])
+    if path.exists():
+        model.load_weights(str(path))
+    return {k: [float(v) for v in vals] for k, vals in history.history.items()}

@@ -1,0 +1,81 @@
+"""s2slide.models.unet: shape, parameter count, metrics, a training step, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from s2slide import pipeline
+from s2slide.errors import InvalidInputError, TrainingError
+from s2slide.models import unet
+
+
+def test_output_shape_and_parameter_count():
+    model = unet.build_unet(6, size=64, base_filters=4)
+    out = model(np.zeros((2, 64, 64, 6), np.float32))
+    assert tuple(out.shape) == (2, 64, 64, 1)
+    assert model.count_params() == unet.parameter_count(6, base_filters=4)
+    # the classic 3-channel U-Net (16 -> 256 filters) has 1,941,105 weights
+    assert unet.parameter_count(3) == 1_941_105
+    assert unet.parameter_count(6) == 1_941_537
+
+
+def test_bad_architecture():
+    with pytest.raises(InvalidInputError, match="multiple of 16"):
+        unet.build_unet(6, size=100)
+    with pytest.raises(InvalidInputError, match="positive integer"):
+        unet.build_unet(0)
+    with pytest.raises(InvalidInputError, match="loss"):
+        unet.make_loss("hinge")
+    with pytest.raises(InvalidInputError, match="pos_weight"):
+        unet.weighted_bce(-1.0)
+
+
+def test_weighted_bce_and_f1_known_values():
+    y = np.array([[[[1.0], [0.0]]]], np.float32)
+    p = np.array([[[[0.5], [0.5]]]], np.float32)
+    loss = float(np.mean(unet.weighted_bce(3.0)(y, p)))
+    assert loss == pytest.approx(-(3 * np.log(0.5) + np.log(0.5)) / 2, rel=1e-5)
+    f1 = unet.BinaryF1()
+    f1.update_state(np.array([1, 1, 0, 0.0]), np.array([0.9, 0.2, 0.8, 0.1]))
+    assert float(f1.result()) == pytest.approx(0.5, abs=1e-5)  # tp 1, fp 1, fn 1
+
+
+def _tiny(n=8, size=32):
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(n, size, size, 2)).astype(np.float32)
+    masks = (images[..., 0] > 1.0).astype(np.uint8)
+    return images, masks
+
+
+def test_training_lowers_the_loss_and_keeps_best_checkpoint(tmp_path):
+    images, masks = _tiny()
+    model = unet.compile_unet(unet.build_unet(2, size=32, base_filters=4, depth=3),
+                              loss="weighted_bce", pos_weight=3.0, learning_rate=1e-2)
+    train = pipeline.make_dataset(images, masks, batch_size=8, shuffle=True)
+    val = pipeline.make_dataset(images, masks, batch_size=8)
+    hist = unet.train_unet(model, train, val, epochs=6, checkpoint=tmp_path / "b.weights.h5",
+                           monitor="val_loss", verbose=0)
+    assert hist["loss"][-1] < hist["loss"][0]
+    assert (tmp_path / "b.weights.h5").exists()
+    best = float(model.evaluate(val, verbose=0)[0])
+    assert best == pytest.approx(min(hist["val_loss"]), rel=1e-3)  # best weights reloaded
+
+
+def test_empty_data_and_nan_loss(tmp_path):
+    import tensorflow as tf
+
+    images, masks = _tiny(4)
+    model = unet.compile_unet(unet.build_unet(2, size=32, base_filters=4, depth=3))
+    empty = tf.data.Dataset.from_tensor_slices((images[:0], masks[:0, ..., None] * 1.0)).batch(2)
+    good = pipeline.make_dataset(images, masks, batch_size=2)
+    with pytest.raises(TrainingError, match="empty"):
+        unet.train_unet(model, empty, good, epochs=1, checkpoint=tmp_path / "c.weights.h5")
+    bad = masks[..., None].astype(np.float32)
+    bad[0, 0, 0, 0] = np.nan  # bypass the pipeline's own checks to reach the loss
+    nan_ds = tf.data.Dataset.from_tensor_slices((images, bad)).batch(2)
+    with pytest.raises(TrainingError, match="NaN in the inputs"):
+        unet.train_unet(model, nan_ds, good, epochs=1, checkpoint=tmp_path / "c.weights.h5",
+                        verbose=0)
+    with pytest.raises(InvalidInputError, match="weights.h5"):
+        unet.train_unet(model, good, good, epochs=1, checkpoint=tmp_path / "c.keras")
