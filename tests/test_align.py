@@ -112,3 +112,14 @@ def test_align_scene_recovers_simulated_misregistration():
     assert align.shift_error(warp, (1.5, -1.0), shape=ds["valid"].shape) < 0.1
     assert out["post"].shape == ds["post"].shape
     assert not out["valid"].values[:, -1].any()  # brought in from outside the image
+
+
+def test_opencv4_without_the_two_mask_function(textured, monkeypatch):
+    """Colab ships OpenCV 4.x, which lacks findTransformECCWithMask: ecc must still work there."""
+    import cv2
+
+    monkeypatch.delattr(cv2, "findTransformECCWithMask", raising=False)
+    moving = _displaced(textured, 0.6, -0.4)
+    moving[:10] = np.nan
+    _, warp = align.ecc(textured, moving, motion="translation")
+    assert align.shift_error(warp, (0.6, -0.4), shape=textured.shape) < 0.05

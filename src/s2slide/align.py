@@ -148,7 +148,7 @@ def ecc(reference: Any, moving: Any, *, motion: str = "affine", pyramid: int = 3
         if level:
             warp[:, 2] *= 2  # translation in pixels doubles on the next, finer level
         try:
-            _, warp = cv2.findTransformECCWithMask(r, m, r_ok, m_ok, warp, mode, criteria, blur)
+            _, warp = _find_ecc(r, m, r_ok, m_ok, warp, mode, criteria, blur)
         except cv2.error as err:
             raise ConvergenceError(
                 f"ECC did not converge ({motion}, pyramid={pyramid}, level {level}): "
@@ -156,6 +156,22 @@ def ecc(reference: Any, moving: Any, *, motion: str = "affine", pyramid: int = 3
                 "levels (pyramid=4), gradient=True, or a mask of stable ground.") from err
     _check_warp(warp, ref.shape)
     return warp_image(moving, warp, shape=ref.shape), warp
+
+
+def _find_ecc(r: np.ndarray, m: np.ndarray, r_ok: np.ndarray, m_ok: np.ndarray, warp: np.ndarray,
+              mode: int, criteria: tuple, blur: int) -> tuple[float, np.ndarray]:
+    """One ECC run with nodata masks, on any OpenCV from 4.x on.
+
+    ``findTransformECCWithMask`` (OpenCV 5) takes a mask for each image. OpenCV 4.x (what Colab
+    ships) has only ``findTransformECC``, whose mask applies to the moving image: there we pass
+    the pixels valid in both, which is the same mask as long as the shift is small.
+    """
+    import cv2  # lazily, as everywhere in this module: importing s2slide stays light
+
+    if hasattr(cv2, "findTransformECCWithMask"):
+        return cv2.findTransformECCWithMask(r, m, r_ok, m_ok, warp, mode, criteria, blur)
+    both = ((r_ok > 0) & (m_ok > 0)).astype(np.uint8)
+    return cv2.findTransformECC(r, m, warp, mode, criteria, both, blur)
 
 
 def _check_warp(warp: np.ndarray, shape: tuple[int, int]) -> None:
