@@ -21,7 +21,7 @@ from s2slide.carbon import DEFAULT_COUNTRY, Tracker
 
 MAIN_PACKAGES = (
     "s2slide", "numpy", "xarray", "rasterio", "scikit-learn", "opencv-python-headless",
-    "tensorflow-cpu", "tensorflow", "keras", "codecarbon", "jupyter-book",
+    "tensorflow-cpu", "tensorflow", "keras", "dask", "distributed", "codecarbon", "jupyter-book",
 )
 
 
