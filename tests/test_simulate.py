@@ -263,6 +263,41 @@ def test_l4s_deterministic():
     np.testing.assert_array_equal(ma, mb)
 
 
+
+def test_l4s_default_landscapes_unchanged():
+    """landscapes=None draws the mix of earlier versions: same numbers as before the keyword."""
+    images, _ = simulate.l4s_patches(2, seed=5, size=48)
+    before = [-1.22198, -0.73565, -0.80273, -0.46677, -0.97702, -1.42175, -1.33435, -1.33583,
+              -1.21291, 0.41617, -1.16239, -0.8769, 0.19823, -0.84527]
+    np.testing.assert_allclose(images.mean(axis=(0, 1, 2)), before, atol=2e-4)
+    names = {simulate._patch_landscape(rng, None)[0].name
+             for rng in (np.random.default_rng(i) for i in range(40))}
+    assert names == set(simulate.PRESETS)                     # the target is in the default mix
+
+
+def test_l4s_landscapes_exclude_the_target():
+    """A source of Luding hillsides never draws Barhabise: no broadleaf forest, summer sun."""
+    for i in range(60):
+        preset, zen, az = simulate._patch_landscape(np.random.default_rng(i), ("luding",))
+        assert preset.name == "luding" and preset.forest == "forest" and preset.dry_valley
+        assert zen == (20.0, 45.0) and az == (85.0, 150.0)
+    luding, masks = simulate.l4s_patches(4, seed=5, size=48, landscapes=["Luding"])
+    mixed, _ = simulate.l4s_patches(4, seed=5, size=48)
+    assert luding.shape == mixed.shape == (4, 48, 48, 14) and masks.dtype == np.uint8
+    assert not np.array_equal(luding, mixed)
+    again, _ = simulate.l4s_patches(4, seed=5, size=48, landscapes="luding")
+    np.testing.assert_array_equal(luding, again)
+
+
+def test_l4s_landscapes_are_scaled_to_the_file_statistics():
+    """The unit conversion is fitted to the source: normalised channels are about N(0, 1)."""
+    images, masks = simulate.l4s_patches(24, seed=8, landscapes=("luding",))
+    z = (images - np.asarray(bands.L4S_MEAN, np.float32)) / np.asarray(bands.L4S_STD, np.float32)
+    flat = z.reshape(-1, 14)[:, :13]          # the DEM varies mostly between patches (floors)
+    np.testing.assert_allclose(flat.mean(axis=0), 0.0, atol=0.5)
+    np.testing.assert_allclose(flat.std(axis=0), 1.0, atol=0.25)
+    assert 0.003 < masks.mean() < 0.06
+
 # ----------------------------------------------------------------------------- bad input
 def test_unknown_preset_lists_presets():
     with pytest.raises(SceneNotFoundError, match="barhabise.*luding"):
@@ -295,3 +330,7 @@ def test_bad_patch_requests():
         simulate.l4s_patches(0)
     with pytest.raises(InvalidInputError, match="size"):
         simulate.l4s_patches(2, size=8)
+    with pytest.raises(InvalidInputError, match="landscapes"):
+        simulate.l4s_patches(2, landscapes=())
+    with pytest.raises(SceneNotFoundError, match="barhabise, luding"):
+        simulate.l4s_patches(2, landscapes=("iburi",))

@@ -247,8 +247,12 @@ def read_folder(folder: str | Path, *, n: int | None = None,
 
 
 def load_patches(n: int, *, source: str = "auto", seed: int = 0,
-                 channels: Sequence[str] = SEED001_CHANNELS) -> tuple[np.ndarray, np.ndarray, str]:
+                 channels: Sequence[str] = SEED001_CHANNELS,
+                 landscapes: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray, str]:
     """``n`` normalised training patches: real (Zenodo) when online, else simulated.
+
+    ``landscapes`` chooses the simulated landscapes (see :func:`s2slide.simulate.l4s_patches`);
+    leave the transfer target out of them, as the real Landslide4Sense regions leave it out.
 
     Returns
     -------
@@ -272,6 +276,7 @@ def load_patches(n: int, *, source: str = "auto", seed: int = 0,
             print(f"Landslide4Sense not reachable ({err}); using simulated patches")
     from s2slide import simulate
 
-    raw, masks = simulate.l4s_patches(n, seed=seed)
-    label = f"simulated Landslide4Sense-format patches (s2slide.simulate, seed {seed}), {n} patches"
+    raw, masks = simulate.l4s_patches(n, seed=seed, landscapes=landscapes)
+    where = f"{' + '.join(landscapes)} landscape, " if landscapes else ""
+    label = f"simulated Landslide4Sense-format patches ({where}s2slide.simulate, seed {seed}), {n} patches"
     return normalise(raw, channels=channels), masks, label

@@ -40,9 +40,11 @@ Introduced in chapter 1 (data tiers); used by every chapter when no live data is
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import asdict, dataclass, replace
+from collections.abc import Sequence
 from datetime import date
 
 import numpy as np
@@ -831,16 +833,38 @@ def _attrs(preset: Preset, spec, *, seed: int, shift, params: dict) -> dict:
 
 
 # ----------------------------------------------------------------------------- Landslide4Sense
-def _patch(rng: np.random.Generator, *, size: int, res_m: float) -> tuple[np.ndarray, np.ndarray]:
+def _patch_landscape(rng: np.random.Generator, landscapes: tuple[str, ...] | None
+                     ) -> tuple[Preset, tuple[float, float], tuple[float, float]]:
+    """The landscape of one patch, and the ranges of its sun zenith and azimuth (degrees).
+
+    ``landscapes=None``: a random preset of :data:`PRESETS` (Barhabise included) with generic
+    overrides (no dry valley, green cover 0.5-0.95, zenith 25-55, azimuth 120-170): the mix
+    of earlier versions, kept so that their patches and ``_L4S_PHYS_*`` stay valid.
+    Named landscapes keep each preset's own character (forest type; Luding's dry valley:
+    shrub and grass on sun-facing lower flanks, fields only on flat low ground, no terraces),
+    with sparser green cover (0.35-0.8) and a summer sun like that of the Landslide4Sense
+    events (zenith 20-45, azimuth 85-150; :func:`sun_position` gives 22 and 88 for Kodagu in
+    late August 2018, 43 and 146 for Iburi in September 2018).
+    """
+    base = PRESETS[str(rng.choice(sorted(PRESETS) if landscapes is None else landscapes))]
+    terrain_kw = dict(floor_m=rng.uniform(200, 1500), relief_m=rng.uniform(1200, 3000),
+                      valley_azimuth_deg=rng.uniform(0, 360), snowline_m=None)
+    if landscapes is None:
+        legacy = replace(base, **terrain_kw, dry_valley=False, veg_cover_pre=rng.uniform(0.5, 0.95))
+        return legacy, (25.0, 55.0), (120.0, 170.0)
+    source = replace(base, **terrain_kw, veg_cover_pre=rng.uniform(0.35, 0.8))
+    return source, (20.0, 45.0), (85.0, 150.0)
+
+
+def _patch(rng: np.random.Generator, *, size: int, res_m: float,
+           landscapes: tuple[str, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One Landslide4Sense-like patch: 14 physical channels (float32, (14, y, x)) and its mask.
 
     Channels: reflectance of B01-B12 (incl. B10 cirrus, ~0.005 on clear days), slope (deg),
-    DEM (m). A random hillside of a random preset, ~60 % of patches holding landslides.
+    DEM (m). A random hillside of a random landscape (:func:`_patch_landscape`), ~60 % of
+    patches holding landslides.
     """
-    base = PRESETS[str(rng.choice(sorted(PRESETS)))]
-    preset = replace(base, floor_m=rng.uniform(200, 1500), relief_m=rng.uniform(1200, 3000),
-                     valley_azimuth_deg=rng.uniform(0, 360), dry_valley=False,
-                     snowline_m=None, veg_cover_pre=rng.uniform(0.5, 0.95))
+    preset, zen_range, az_range = _patch_landscape(rng, landscapes)
     keys = ("terrain", "cover", "new", "texture", "atmo", "sensor")
     rngs = dict(zip(keys, (np.random.default_rng(s) for s in rng.bit_generator.seed_seq.spawn(6))))
     shape = (size, size)
@@ -854,7 +878,7 @@ def _patch(rng: np.random.Generator, *, size: int, res_m: float) -> tuple[np.nda
         new, _ = _landslides(rngs["new"], weights, aspect, res_m=res_m, fraction=target)
     textures = tuple(_fractal(rngs["texture"], shape, res_m=res_m, beta=b, outer_m=o)
                      for b, o in ((2.6, 600.0), (2.2, 300.0), (2.0, 200.0)))
-    zen, az = rng.uniform(25, 55), rng.uniform(120, 170)
+    zen, az = rng.uniform(*zen_range), rng.uniform(*az_range)
     refl = _surface(cover, preset=preset, veg_cover=preset.veg_cover_pre, textures=textures,
                     old=np.zeros(shape, np.float32), new=new,
                     illum=illumination(slope, aspect, zenith_deg=zen, azimuth_deg=az),
@@ -866,11 +890,12 @@ def _patch(rng: np.random.Generator, *, size: int, res_m: float) -> tuple[np.nda
     return chans.astype(np.float32), (new >= 0.5).astype(np.uint8)
 
 
-def _l4s_raw(rng: np.random.Generator, n: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+def _l4s_raw(rng: np.random.Generator, n: int, size: int,
+             landscapes: tuple[str, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
     images = np.empty((n, size, size, len(L4S_CHANNELS)), np.float32)
     masks = np.empty((n, size, size), np.uint8)
     for i in range(n):
-        chans, masks[i] = _patch(rng, size=size, res_m=10.0)
+        chans, masks[i] = _patch(rng, size=size, res_m=10.0, landscapes=landscapes)
         images[i] = np.moveaxis(chans, 0, -1)
     return images, masks
 
@@ -884,14 +909,41 @@ _L4S_PHYS_STD = np.array([0.01868, 0.02830, 0.03176, 0.04579, 0.03958, 0.05435, 
                           0.08120, 0.08302, 0.002237, 0.06672, 0.05702, 11.32, 605.9])
 
 
-def _l4s_physical_stats(n: int, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _l4s_physical_stats(n: int, *, seed: int,
+                        landscapes: tuple[str, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and std of ``n`` patches before scaling (to check the constants)."""
-    images, _ = _l4s_raw(np.random.default_rng(np.random.SeedSequence(seed)), n, 128)
+    images, _ = _l4s_raw(np.random.default_rng(np.random.SeedSequence(seed)), n, 128, landscapes)
     flat = images.reshape(-1, images.shape[-1]).astype(np.float64)
     return flat.mean(axis=0), flat.std(axis=0)
 
 
-def l4s_patches(n: int, *, seed: int = 0, size: int = 128) -> tuple[np.ndarray, np.ndarray]:
+@functools.lru_cache(maxsize=8)
+def _source_stats(landscapes: tuple[str, ...] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Physical mean and std that the unit conversion maps onto ``L4S_MEAN`` / ``L4S_STD``.
+
+    Fitted to the source itself (48 patches, ~2 s, once per session), as the official
+    statistics were computed from the real training set: normalised source data are then
+    about N(0, 1) per channel whatever the landscapes, and what differs from a target
+    scene standardised with ``l4s.scene_channels`` is the shape of the distributions.
+    """
+    if landscapes is None:
+        return _L4S_PHYS_MEAN, _L4S_PHYS_STD
+    return _l4s_physical_stats(48, seed=20220101, landscapes=landscapes)
+
+
+def _check_landscapes(landscapes: Sequence[str] | None) -> tuple[str, ...] | None:
+    """Preset names as a sorted tuple of lower-case names (None stays None)."""
+    if landscapes is None:
+        return None
+    names = (landscapes,) if isinstance(landscapes, str) else tuple(landscapes)
+    if not names:
+        raise InvalidInputError("landscapes=(): name at least one preset, e.g. "
+                                f"landscapes=('luding',); known: {', '.join(sorted(PRESETS))}")
+    return tuple(sorted({_preset(name).name for name in names}))
+
+
+def l4s_patches(n: int, *, seed: int = 0, size: int = 128,
+                landscapes: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Simulated patches in the Landslide4Sense format (Ghorbanzadeh et al. 2022).
 
     Parameters
@@ -902,14 +954,20 @@ def l4s_patches(n: int, *, seed: int = 0, size: int = 128) -> tuple[np.ndarray, 
         Random seed (same seed, same patches).
     size : int
         Patch side in pixels (Landslide4Sense: 128, at about 10 m).
+    landscapes : sequence of str, optional
+        Names of :data:`PRESETS` to draw the hillsides from, e.g. ``("luding",)`` for a
+        source that does not contain the Barhabise target (chapter 6); each patch then keeps
+        its preset's forest type and valley climate, under a summer sun (see
+        ``_patch_landscape``). None (default): every preset, Barhabise included, with the
+        generic variations of earlier versions (same patches for the same seed).
 
     Returns
     -------
     images : ndarray of float32, shape (n, size, size, 14)
         Channels in the order of :data:`s2slide.bands.L4S_CHANNELS` (B01-B12 incl. B10, slope,
-        DEM), scaled linearly so that each channel's mean and std over many patches match
-        the raw statistics of the real files (``bands.L4S_MEAN`` / ``L4S_STD``); normalise
-        with ``(x - L4S_MEAN) / L4S_STD`` as the official baseline does.
+        DEM), scaled linearly so that each channel's mean and std over many patches (of the
+        same ``landscapes``) match the raw statistics of the real files (``bands.L4S_MEAN`` /
+        ``L4S_STD``); normalise with ``(x - L4S_MEAN) / L4S_STD`` as the official baseline does.
     masks : ndarray of uint8, shape (n, size, size)
         1 = landslide (about 2 % of all pixels; ~40 % of patches hold none).
     """
@@ -919,8 +977,10 @@ def l4s_patches(n: int, *, seed: int = 0, size: int = 128) -> tuple[np.ndarray, 
         raise InvalidInputError(f"size={size!r}: give a patch side between 32 and 1024 px (128)")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InvalidInputError(f"seed={seed!r}: give a non-negative integer, e.g. seed=0")
-    mean, std = _L4S_PHYS_MEAN, _L4S_PHYS_STD
-    images, masks = _l4s_raw(np.random.default_rng(np.random.SeedSequence([int(seed), 4])), n, size)
+    names = _check_landscapes(landscapes)
+    mean, std = _source_stats(names)
+    images, masks = _l4s_raw(np.random.default_rng(np.random.SeedSequence([int(seed), 4])), n, size,
+                             names)
     scale = (np.asarray(L4S_STD) / std).astype(np.float32)
     shift = (np.asarray(L4S_MEAN) - mean * np.asarray(L4S_STD) / std).astype(np.float32)
     images *= scale
