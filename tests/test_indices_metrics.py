@@ -63,3 +63,19 @@ def test_scores_bad_input():
         metrics.scores(np.array([0, 1]), np.array([0.0, np.nan]))
     with pytest.raises(ShapeMismatchError):
         metrics.scores(np.zeros(3), np.zeros(4))
+
+
+def test_scores_equal_scikit_learn():
+    from sklearn import metrics as skm
+
+    rng = np.random.default_rng(3)
+    truth = rng.random((40, 50)) < 0.2
+    pred = truth ^ (rng.random((40, 50)) < 0.1)
+    s = metrics.scores(truth, pred)
+    t, p = truth.ravel(), pred.ravel()
+    assert s["accuracy"] == pytest.approx(skm.accuracy_score(t, p))
+    assert s["precision"] == pytest.approx(skm.precision_score(t, p))
+    assert s["recall"] == pytest.approx(skm.recall_score(t, p))
+    assert s["f1"] == pytest.approx(skm.f1_score(t, p))
+    assert s["iou"] == pytest.approx(skm.jaccard_score(t, p))
+    assert s["miou"] == pytest.approx(skm.jaccard_score(t, p, average="macro"))
