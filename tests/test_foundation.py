@@ -58,3 +58,11 @@ def test_statistics_page_fragment(tmp_path):
     assert results.render_statistics(out, tmp_path) is True
     assert "| 01_x | simulated | fast | 2 |" in out.read_text()
     assert results.render_statistics(out, tmp_path) is False  # unchanged: not rewritten
+
+
+def test_statistics_lists_every_source_a_chapter_showed():
+    from s2slide import results
+
+    table = results.statistics_markdown({"02_alignment": {"source": "simulated",
+                                                          "sources": ["simulated", "mirror"]}})
+    assert "| 02_alignment | simulated, mirror |" in table

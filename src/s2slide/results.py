@@ -138,7 +138,7 @@ def statistics_markdown(records: dict[str, dict[str, Any]]) -> str:
     total_t = total_e = total_g = 0.0
     for chapter, rec in records.items():
         fp = rec.get("footprint") or {}
-        sources = rec.get("source") or rec.get("sources") or "–"
+        sources = rec.get("sources") or rec.get("source") or "–"  # a chapter may show several
         if isinstance(sources, (list, tuple)):
             sources = ", ".join(map(str, sources))
         lines.append(
