@@ -56,7 +56,7 @@ def test_statistics_page_fragment(tmp_path):
                                                  "peak_memory_mb": 300.0}}, folder=tmp_path)
     out = tmp_path / "stats.md"
     assert results.render_statistics(out, tmp_path) is True
-    assert "| 01_x | simulated | fast | 2 |" in out.read_text()
+    assert "| 01_x | simulated | fast | 2.0 |" in out.read_text()
     assert results.render_statistics(out, tmp_path) is False  # unchanged: not rewritten
 
 
@@ -66,3 +66,11 @@ def test_statistics_lists_every_source_a_chapter_showed():
     table = results.statistics_markdown({"02_alignment": {"source": "simulated",
                                                           "sources": ["simulated", "mirror"]}})
     assert "| 02_alignment | simulated, mirror |" in table
+
+
+def test_statistics_numbers_are_plain():
+    from s2slide import results
+
+    table = results.statistics_markdown({"05_autoencoder": {"footprint": {
+        "duration_s": 16.84, "peak_memory_mb": 1234.5, "energy_kwh": 7.03e-05, "emissions_g": 0.0167}}})
+    assert "| 16.8 | 1,234 | 7.03e-05 | 0.0167 |" in table and "e+03" not in table

@@ -129,6 +129,11 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def _plain(value: Any, decimals: int) -> str:
+    """Seconds and megabytes in plain digits (``1,234``), never ``1.23e+03``."""
+    return "–" if value is None else f"{float(value):,.{decimals}f}"
+
+
 def statistics_markdown(records: dict[str, dict[str, Any]]) -> str:
     """Markdown table of time, memory, energy, emissions, source and mode per chapter."""
     lines = [
@@ -142,14 +147,14 @@ def statistics_markdown(records: dict[str, dict[str, Any]]) -> str:
         if isinstance(sources, (list, tuple)):
             sources = ", ".join(map(str, sources))
         lines.append(
-            f"| {chapter} | {sources} | {rec.get('mode', '–')} | {_fmt(fp.get('duration_s'))} | "
-            f"{_fmt(fp.get('peak_memory_mb'))} | {_fmt(fp.get('energy_kwh'))} | "
+            f"| {chapter} | {sources} | {rec.get('mode', '–')} | {_plain(fp.get('duration_s'), 1)} | "
+            f"{_plain(fp.get('peak_memory_mb'), 0)} | {_fmt(fp.get('energy_kwh'))} | "
             f"{_fmt(fp.get('emissions_g'))} |"
         )
         total_t += fp.get("duration_s") or 0.0
         total_e += fp.get("energy_kwh") or 0.0
         total_g += fp.get("emissions_g") or 0.0
-    lines.append(f"| **total** | | | {_fmt(total_t)} | | {_fmt(total_e)} | {_fmt(total_g)} |")
+    lines.append(f"| **total** | | | {_plain(total_t, 1)} | | {_fmt(total_e)} | {_fmt(total_g)} |")
     return "\n".join(lines) + "\n"
 
 
