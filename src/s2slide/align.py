@@ -262,8 +262,11 @@ def align_scene(ds: Any, *, band: str = "B11", motion: str = "translation", grad
                 **options: Any):
     """Align a scene's ``post`` onto its ``pre`` (ECC on one band); return ``(aligned_ds, warp)``.
 
-    The defaults (SWIR B11, gradient magnitude, translation) recovered the simulated Luding
-    misregistration best in chapter 2, where the choice is measured.
+    Chapter 2 measures the choices on the simulated Luding pair: the gradient magnitude and a
+    translation suit a pair that is only shifted, while the band that recovers the known shift
+    best varies (there the visible bands did better than B11). B11 (SWIR 1) stays the default
+    because on real pairs haze and thin cloud disturb the visible bands far more; pass ``band=``
+    to use another band.
     The returned Dataset is a copy whose ``post`` (every band) is warped, and whose ``valid``
     also excludes pixels the warp brought in from outside the image. ``options`` go to
     :func:`ecc` (e.g. ``pyramid``, ``gradient``).
