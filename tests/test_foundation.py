@@ -74,3 +74,18 @@ def test_statistics_numbers_are_plain():
     table = results.statistics_markdown({"05_autoencoder": {"footprint": {
         "duration_s": 16.84, "peak_memory_mb": 1234.5, "energy_kwh": 7.03e-05, "emissions_g": 0.0167}}})
     assert "| 16.8 | 1,234 | 7.03e-05 | 0.0167 |" in table and "e+03" not in table
+
+
+def test_finish_shows_the_footprint_and_is_path_like(tmp_path, monkeypatch):
+    import os
+
+    from s2slide import results
+
+    monkeypatch.setenv("S2SLIDE_RESULTS", str(tmp_path))
+    run = results.ChapterRun("99_test", track_carbon=False).start()
+    done = run.finish()
+    assert os.fspath(done) == str(tmp_path / "99_test.json") and (tmp_path / "99_test.json").is_file()
+    assert "saved to" in repr(done) and "PosixPath" not in repr(done)
+    shown = repr(results.Finished(done.path, {"duration_s": 3.0, "peak_memory_mb": 1500.0,
+                                              "energy_kwh": 1e-5, "emissions_g": 0.002}))
+    assert "3.0 s" in shown and "1,500 MB" in shown and "g CO2e" in shown

@@ -6,6 +6,8 @@ never *needs* another chapter's results file: readers skip what is missing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import json
 import os
 import platform
@@ -110,15 +112,38 @@ class ChapterRun:
                 self.values[key] = value
         return self.values
 
-    def finish(self) -> Path:
-        """Stop the tracker and write the results file; returns its path."""
+    def finish(self) -> "Finished":
+        """Stop the tracker and write the results file.
+
+        Returns a :class:`Finished` record (path-like: ``os.fspath`` gives the file) whose one-line
+        display ends the chapter with its footprint rather than a bare ``PosixPath(...)``.
+        """
         if self._tracker is not None:
             self.values["footprint"] = self._tracker.stop().as_dict()
         self.values["finished_utc"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.values["platform"] = {"python": sys.version.split()[0], "machine": platform.machine(),
                                    "offline": config.offline()}
         self.values["versions"] = package_versions()
-        return write_results(self.chapter, self.values)
+        return Finished(write_results(self.chapter, self.values), self.values.get("footprint") or {})
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What :meth:`ChapterRun.finish` wrote: the results file and the run's footprint."""
+
+    path: Path
+    footprint: dict[str, Any]
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    def __repr__(self) -> str:
+        fp = self.footprint
+        if not fp:
+            return f"numbers of this run saved to {self.path}"
+        return (f"this run: {fp.get('duration_s', 0):.1f} s, peak memory {fp.get('peak_memory_mb', 0):,.0f} MB, "
+                f"{fp.get('energy_kwh', 0):.2g} kWh, {fp.get('emissions_g', 0):.2g} g CO2e "
+                f"(codecarbon estimates); numbers saved to {self.path}")
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
