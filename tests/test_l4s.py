@@ -139,3 +139,22 @@ def test_download_subset_wiring(tmp_path, monkeypatch):
 
     with pytest.raises(ChecksumError, match="run again"):
         l4s.download("train", n=2)
+
+
+def test_auto_falls_back_on_download_error_and_live_raises(monkeypatch, capsys):
+    """load_patches("auto") online: a download error gives simulated patches and says why."""
+    from s2slide.errors import DownloadError
+
+    def broken(split, n=None, **kw):
+        raise DownloadError("HTTP 503 from zenodo.org: try again later")
+
+    monkeypatch.setenv("S2SLIDE_OFFLINE", "0")
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(l4s, "download", broken)
+    images, masks, label = l4s.load_patches(2, source="auto", seed=1)
+    assert images.shape == (2, 128, 128, 6) and masks.shape == (2, 128, 128)
+    assert "simulated" in label
+    out = capsys.readouterr().out
+    assert "DownloadError" in out and "HTTP 503" in out and "simulated" in out
+    with pytest.raises(DownloadError, match="HTTP 503"):
+        l4s.load_patches(2, source="live", seed=1)

@@ -124,3 +124,22 @@ def test_errors_say_how_to_fix(monkeypatch):
     monkeypatch.setenv(scale.ADDRESS_ENV, "tcp://127.0.0.1:9")  # nothing listens on port 9
     with pytest.raises(NetworkUnavailableError, match="unset S2SLIDE_DASK_SCHEDULER"):
         scale.start_client(timeout=1)
+
+
+def test_pipeline_exclude_leaves_a_window_out_of_the_counts(tile):
+    """pipeline(exclude=window): counts cover only pixels outside the window; densities the whole tile."""
+    lazy, computed = tile
+    feat = scale.features(lazy)
+    kmeans = scale.fit_kmeans(scale.sample_pixels(feat, n=2_000, n_chunks=4, seed=0), k=3, seed=0)
+    window = {"y": slice(0, 128), "x": slice(0, 128)}
+    with dask.config.set(scheduler="synchronous"):
+        whole = dask.compute(scale.pipeline(lazy, kmeans=kmeans, weights=None))[0]
+        part = dask.compute(scale.pipeline(lazy, kmeans=kmeans, weights=None, exclude=window))[0]
+    truth = computed["truth"].values.astype(bool)
+    mask = scale.dndvi_mask(computed).values.astype(bool)
+    keep = np.ones_like(truth)
+    keep[:128, :128] = False
+    assert int(part["truth_pixels"]) == int(truth[keep].sum()) < int(whole["truth_pixels"])
+    assert int(part["dndvi_pixels"]) == int(mask[keep].sum())
+    assert int(part["dndvi_true_positives"]) == int((mask & truth)[keep].sum())
+    np.testing.assert_array_equal(part["dndvi_density"], whole["dndvi_density"])

@@ -251,6 +251,9 @@ def load_patches(n: int, *, source: str = "auto", seed: int = 0,
                  landscapes: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray, str]:
     """``n`` normalised training patches: real (Zenodo) when online, else simulated.
 
+    With ``source="auto"`` a failed download (no network, an HTTP error, a bad checksum) falls
+    back to simulated patches and prints why; ``source="live"`` raises the error instead.
+
     ``landscapes`` chooses the simulated landscapes (see :func:`s2slide.simulate.l4s_patches`);
     leave the transfer target out of them, as the real Landslide4Sense regions leave it out.
 
@@ -270,10 +273,11 @@ def load_patches(n: int, *, source: str = "auto", seed: int = 0,
             images, masks = read_folder(download("train", n=n), n=n, channels=channels)
             label = f"Landslide4Sense training patches (Zenodo), {len(images)} patches"
             return images, masks, label
-        except NetworkUnavailableError as err:
+        except (NetworkUnavailableError, DownloadError) as err:  # no network, HTTP, checksum
             if source == "live":
                 raise
-            print(f"Landslide4Sense not reachable ({err}); using simulated patches")
+            print(f"Landslide4Sense download failed ({type(err).__name__}: {err}); "
+                  "using simulated patches")
     from s2slide import simulate
 
     raw, masks = simulate.l4s_patches(n, seed=seed, landscapes=landscapes)

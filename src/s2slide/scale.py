@@ -405,9 +405,27 @@ def density_map(mask: xr.DataArray, *, factor: int = 61) -> xr.DataArray:
     return mask.astype(np.float32).coarsen(y=factor, x=factor, boundary="trim").mean()
 
 
+def _outside(ds: xr.Dataset, window: dict[str, slice]) -> xr.DataArray:
+    """Lazy boolean (y, x) map chunked like ``ds``: True outside ``window`` (pixel slices)."""
+    import dask.array as da
+
+    keep = []
+    for dim in ("y", "x"):
+        part = window.get(dim, slice(None))
+        start, stop, _ = part.indices(ds.sizes[dim])
+        index = da.arange(ds.sizes[dim], chunks=ds.chunksizes.get(dim, -1) if ds.chunks else -1)
+        keep.append(xr.DataArray((index >= start) & (index < stop), dims=dim))
+    return ~(keep[0] & keep[1])
+
+
 def pipeline(ds: xr.Dataset, *, kmeans: Any, weights: list[np.ndarray] | None,
-             arch: dict = UNET_ARCH, overlap: int = 32, factor: int = 61) -> dict[str, Any]:
+             arch: dict = UNET_ARCH, overlap: int = 32, factor: int = 61,
+             exclude: dict[str, slice] | None = None) -> dict[str, Any]:
     """The lazy results of the three methods on a tile: counts and density maps only.
+
+    ``exclude`` (e.g. ``{"y": slice(0, 976), "x": slice(0, 976)}``, pixel indices) leaves a
+    window, such as the U-Net's training window, out of the counts and true positives, so that
+    scores are computed on unseen pixels only; the density maps still cover the whole tile.
 
     Returns a dict of lazy objects; ``dask.compute(*d.values())`` evaluates them together, so
     each chunk of the tile is generated (or read) once and then forgotten.
@@ -417,12 +435,13 @@ def pipeline(ds: xr.Dataset, *, kmeans: Any, weights: list[np.ndarray] | None,
             "kmeans": predict_chunks(kmeans, feat) == scar_cluster(kmeans)}
     if weights is not None:
         maps["unet"] = unet_chunks(feat, weights=weights, arch=arch, overlap=overlap) > 0.5
+    keep = _outside(ds, exclude) if exclude else True
     out: dict[str, Any] = {}
     for name, m in maps.items():
-        out[f"{name}_pixels"] = m.sum()
+        out[f"{name}_pixels"] = (m & keep).sum()
         out[f"{name}_density"] = density_map(m, factor=factor)
         if name != "truth":
-            out[f"{name}_true_positives"] = (m & ds["truth"]).sum()
+            out[f"{name}_true_positives"] = (m & ds["truth"] & keep).sum()
     return out
 
 
