@@ -106,6 +106,23 @@ def parse_day(value: str | date | None, default: str, what: str) -> date:
                                 "'2021-11-05'") from err
 
 
+def resolve_request(name: str | SceneSpec, bands: Sequence[str] | str | None,
+                    pre_date: str | date | None, post_date: str | date | None,
+                    max_cloud: float) -> tuple[SceneSpec, tuple[str, ...], date, date]:
+    """Check what every live route is asked for: scene, bands, the two dates, ``max_cloud``.
+
+    Returns ``(spec, bands, pre_day, post_day)``; raises the errors of :func:`resolve_scene`,
+    :func:`resolve_bands`, :func:`parse_day`, and InvalidInputError for ``max_cloud`` outside 0-1.
+    """
+    spec = resolve_scene(name)
+    resolved = resolve_bands(bands, spec)
+    pre_day = parse_day(pre_date, spec.pre_date, "pre_date")
+    post_day = parse_day(post_date, spec.post_date, "post_date")
+    if not 0 <= max_cloud <= 1:
+        raise InvalidInputError(f"max_cloud={max_cloud} must be a fraction 0-1 (e.g. 0.2)")
+    return spec, resolved, pre_day, post_day
+
+
 def solar_day(when: datetime, lon: float) -> date:
     """Local solar date of an acquisition at longitude ``lon`` (degrees east)."""
     return (when + timedelta(hours=lon / 15.0)).date()

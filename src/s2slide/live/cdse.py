@@ -44,7 +44,7 @@ import numpy as np
 
 from s2slide import bands as s2bands
 from s2slide import config, harmonize
-from s2slide.errors import (AuthenticationError, ChecksumError, DownloadError, InvalidInputError,
+from s2slide.errors import (AuthenticationError, ChecksumError, DownloadError,
                             NoValidDataError)
 from s2slide.live import _grid
 from s2slide.live._grid import Acquisition
@@ -605,12 +605,7 @@ def load_cdse(name: str | SceneSpec, *, bands: Sequence[str] | None = None,
     >>> os.environ["CDSE_USERNAME"] = "me@example.org"  # or type it at the prompt  # doctest: +SKIP
     >>> ds = load_cdse("luding")                          # doctest: +SKIP
     """
-    spec = _grid.resolve_scene(name)
-    bands = _grid.resolve_bands(bands, spec)
-    pre_day = _grid.parse_day(pre_date, spec.pre_date, "pre_date")
-    post_day = _grid.parse_day(post_date, spec.post_date, "post_date")
-    if not 0 <= max_cloud <= 1:
-        raise InvalidInputError(f"max_cloud={max_cloud} must be a fraction 0-1 (e.g. 0.2)")
+    spec, bands, pre_day, post_day = _grid.resolve_request(name, bands, pre_date, post_date, max_cloud)
     session = session or CDSESession(credentials)
     opts = dict(search_days=search_days, max_cloud=max_cloud, max_candidates=max_candidates,
                 folder=Path(download_dir) if download_dir else None, progress=progress)

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from s2slide import config
-from s2slide.errors import (AuthenticationError, InvalidInputError, NetworkUnavailableError,
+from s2slide.errors import (AuthenticationError, NetworkUnavailableError,
                             NoValidDataError)
 from s2slide.live import _grid
 from s2slide.live._grid import Acquisition
@@ -293,12 +293,7 @@ def load_gee(name: str | SceneSpec, *, bands: Sequence[str] | None = None,
     --------
     >>> ds = load_gee("barhabise", project="my-ee-project")   # doctest: +SKIP
     """
-    spec = _grid.resolve_scene(name)
-    bands = _grid.resolve_bands(bands, spec)
-    pre_day = _grid.parse_day(pre_date, spec.pre_date, "pre_date")
-    post_day = _grid.parse_day(post_date, spec.post_date, "post_date")
-    if not 0 <= max_cloud <= 1:
-        raise InvalidInputError(f"max_cloud={max_cloud} must be a fraction 0-1 (e.g. 0.2)")
+    spec, bands, pre_day, post_day = _grid.resolve_request(name, bands, pre_date, post_date, max_cloud)
     project = initialize(project)
     opts = dict(search_days=search_days, max_cloud=max_cloud, max_candidates=max_candidates)
     pre, valid_pre, pre_acq = load_date(spec, bands, pre_day, **opts)

@@ -352,13 +352,8 @@ def load_stac(name: str | SceneSpec, *, catalog: str | Catalog = "earth-search",
     >>> ds.attrs["label"]                                                          # doctest: +SKIP
     'Luding, live Sentinel-2 L2A (Earth Search, 2021-11-05 / 2022-11-20)'
     """
-    spec = _grid.resolve_scene(name)
-    bands = _grid.resolve_bands(bands, spec)
+    spec, bands, pre_day, post_day = _grid.resolve_request(name, bands, pre_date, post_date, max_cloud)
     cat = get_catalog(catalog)
-    pre_day = _grid.parse_day(pre_date, spec.pre_date, "pre_date")
-    post_day = _grid.parse_day(post_date, spec.post_date, "post_date")
-    if not 0 <= max_cloud <= 1:
-        raise InvalidInputError(f"max_cloud={max_cloud} must be a fraction 0-1 (e.g. 0.2)")
     client = open_client(cat, timeout=timeout)
     opts = dict(search_days=search_days, max_cloud=max_cloud, max_candidates=max_candidates)
     pre, valid_pre, pre_acq = load_date(client, cat, spec, bands, pre_day, **opts)
