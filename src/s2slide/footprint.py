@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from s2slide import results
 from s2slide.errors import InvalidInputError
 
 #: UK government GHG conversion factors 2022 (DESNZ/BEIS), as quoted by seed 000, g CO2e per km.
@@ -58,11 +59,6 @@ def implied_intensity(emissions_g: float, energy_kwh: float) -> float:
     return _check_grams(emissions_g) / float(energy_kwh)
 
 
-def _source(record: dict[str, Any]) -> str:
-    value = record.get("source") or record.get("sources") or "–"
-    return ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
-
-
 def chapter_table(records: dict[str, dict[str, Any]]) -> pd.DataFrame:
     """One row per chapter: source, mode, time, peak memory, energy, emissions, tracker overhead.
 
@@ -75,7 +71,7 @@ def chapter_table(records: dict[str, dict[str, Any]]) -> pd.DataFrame:
     rows = {}
     for chapter, rec in records.items():
         fp = rec.get("footprint") or {}
-        row: dict[str, Any] = {"source": _source(rec), "mode": rec.get("mode", "–")}
+        row: dict[str, Any] = {"source": results.sources_text(rec), "mode": rec.get("mode", "–")}
         row.update({k: fp.get(k) for k in ("duration_s", "peak_memory_mb", "energy_kwh",
                                            "emissions_g", "overhead_s")})
         rows[chapter] = row

@@ -146,6 +146,12 @@ class Finished:
                 f"(codecarbon estimates); numbers saved to {self.path}")
 
 
+def sources_text(record: dict[str, Any]) -> str:
+    """The data a chapter showed, for tables: ``sources`` (a chapter may show several) else ``source``."""
+    value = record.get("sources") or record.get("source") or "–"
+    return ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
 def _fmt(value: Any, digits: int = 3) -> str:
     if value is None:
         return "–"
@@ -168,9 +174,7 @@ def statistics_markdown(records: dict[str, dict[str, Any]]) -> str:
     total_t = total_e = total_g = 0.0
     for chapter, rec in records.items():
         fp = rec.get("footprint") or {}
-        sources = rec.get("sources") or rec.get("source") or "–"  # a chapter may show several
-        if isinstance(sources, (list, tuple)):
-            sources = ", ".join(map(str, sources))
+        sources = sources_text(rec)
         lines.append(
             f"| {chapter} | {sources} | {rec.get('mode', '–')} | {_plain(fp.get('duration_s'), 1)} | "
             f"{_plain(fp.get('peak_memory_mb'), 0)} | {_fmt(fp.get('energy_kwh'))} | "
