@@ -24,6 +24,17 @@ def _isolated_env(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture
+def online(monkeypatch) -> None:
+    """Let live routes be tried: clear both offline switches, ``S2SLIDE_OFFLINE`` and ``CI``.
+
+    CI machines set ``CI=true``, which ``config.offline()`` honours as well; a test that
+    cleared only ``S2SLIDE_OFFLINE`` passed here and failed there.
+    """
+    monkeypatch.delenv("S2SLIDE_OFFLINE", raising=False)
+    monkeypatch.delenv("CI", raising=False)
+
+
+@pytest.fixture
 def mirror() -> Path:
     """The real sample files (``../shared/data``); tests needing them skip when it is absent."""
     path = Path(os.environ.get("S2SLIDE_MIRROR", SHARED_DATA))

@@ -115,13 +115,12 @@ def _zip_in_real_layout(path, n=3):
     return path
 
 
-def test_download_subset_wiring(tmp_path, monkeypatch):
+def test_download_subset_wiring(tmp_path, monkeypatch, online):
     """download(): Zenodo's file and checksum go to pooch; only the first n patches are unpacked."""
     import pooch
 
     archive = _zip_in_real_layout(tmp_path / "TrainData.zip")
     seen = {}
-    monkeypatch.setenv("S2SLIDE_OFFLINE", "0")
     monkeypatch.setattr(l4s, "_zenodo_file", lambda split: ("https://zenodo.example/TrainData.zip",
                                                             "md5:0123", "TrainData.zip"))
     monkeypatch.setattr(pooch, "retrieve", lambda url, **kw: seen.update(url=url, **kw) or archive)
@@ -141,15 +140,13 @@ def test_download_subset_wiring(tmp_path, monkeypatch):
         l4s.download("train", n=2)
 
 
-def test_auto_falls_back_on_download_error_and_live_raises(monkeypatch, capsys):
+def test_auto_falls_back_on_download_error_and_live_raises(monkeypatch, capsys, online):
     """load_patches("auto") online: a download error gives simulated patches and says why."""
     from s2slide.errors import DownloadError
 
     def broken(split, n=None, **kw):
         raise DownloadError("HTTP 503 from zenodo.org: try again later")
 
-    monkeypatch.setenv("S2SLIDE_OFFLINE", "0")
-    monkeypatch.delenv("CI", raising=False)
     monkeypatch.setattr(l4s, "download", broken)
     images, masks, label = l4s.load_patches(2, source="auto", seed=1)
     assert images.shape == (2, 128, 128, 6) and masks.shape == (2, 128, 128)

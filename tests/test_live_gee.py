@@ -57,8 +57,7 @@ def test_offline_answers_at_once(no_initialize):
         gee.initialize("some-project")
 
 
-def test_no_credentials_answers_at_once(monkeypatch, tmp_path, no_initialize):
-    monkeypatch.delenv("S2SLIDE_OFFLINE", raising=False)
+def test_no_credentials_answers_at_once(monkeypatch, tmp_path, no_initialize, online):
     monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
     monkeypatch.delenv("EE_CREDENTIALS", raising=False)
     import ee.oauth
