@@ -14,8 +14,13 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path_factory, monkeypatch):
-    """Every test runs offline, with its own cache and results folders."""
+    """Every test runs offline, with its own cache and results folders.
+
+    ``CI`` is cleared so that a test behaves the same on a laptop and on CI (which sets
+    ``CI=true``); offline is still on through ``S2SLIDE_OFFLINE``.
+    """
     monkeypatch.setenv("S2SLIDE_OFFLINE", "1")
+    monkeypatch.delenv("CI", raising=False)
     monkeypatch.setenv("NO_GCE_CHECK", "true")
     monkeypatch.setenv("S2SLIDE_CACHE", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("S2SLIDE_RESULTS", str(tmp_path_factory.mktemp("results")))
