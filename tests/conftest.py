@@ -30,13 +30,9 @@ def _isolated_env(tmp_path_factory, monkeypatch):
 
 @pytest.fixture
 def online(monkeypatch) -> None:
-    """Let live routes be tried: clear both offline switches, ``S2SLIDE_OFFLINE`` and ``CI``.
-
-    CI machines set ``CI=true``, which ``config.offline()`` honours as well; a test that
-    cleared only ``S2SLIDE_OFFLINE`` passed here and failed there.
-    """
+    """Let live routes be tried: clear ``S2SLIDE_OFFLINE`` (``CI``, the other offline switch,
+    is cleared for every test by ``_isolated_env``)."""
     monkeypatch.delenv("S2SLIDE_OFFLINE", raising=False)
-    monkeypatch.delenv("CI", raising=False)
 
 
 @pytest.fixture

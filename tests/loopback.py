@@ -12,11 +12,15 @@ port and stops it at teardown::
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
@@ -176,3 +180,26 @@ class LoopbackServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+class _QuietFileHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args: Any) -> None:  # keep pytest's output clean
+        pass
+
+
+@contextlib.contextmanager
+def serve_folder(directory: str | Path) -> Iterator[str]:
+    """Serve a folder's files as they are (with their content types) on 127.0.0.1; yields the base URL.
+
+    For a mirror of sample files or the built website; LoopbackServer is for handlers and byte ranges.
+    """
+    handler = functools.partial(_QuietFileHandler, directory=str(directory))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

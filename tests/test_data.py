@@ -178,7 +178,7 @@ def test_describe_bands():
     assert (stats["p02"] <= stats["p50"]).all() and (stats["p50"] <= stats["p98"]).all()
 
 
-def test_auto_prefers_live_when_reachable_and_caches_it(monkeypatch, capsys):
+def test_auto_prefers_live_when_reachable_and_caches_it(monkeypatch, capsys, online):
     """The live tier is faked (no network): auto picks it, passes bands on, caches the result."""
     from s2slide import live, simulate
 
@@ -189,8 +189,6 @@ def test_auto_prefers_live_when_reachable_and_caches_it(monkeypatch, capsys):
         ds = simulate.scene(name, seed=0, shape=(40, 50)).sel(band=options["bands"])
         return ds.assign_attrs(source="live", label="Luding, live (fake)")
 
-    monkeypatch.delenv("S2SLIDE_OFFLINE")
-    monkeypatch.delenv("CI", raising=False)
     monkeypatch.setattr(live, "reachable", lambda route, **kw: route == "stac")
     monkeypatch.setattr(live, "load_live", fake_load_live)
     first = data.load_scene("luding", bands=["B04", "B8A"])

@@ -37,9 +37,7 @@ def no_initialize(monkeypatch):
 
 
 @pytest.fixture
-def online_with_credentials(monkeypatch, tmp_path):
-    monkeypatch.delenv("S2SLIDE_OFFLINE", raising=False)
-    monkeypatch.delenv("CI", raising=False)
+def online_with_credentials(monkeypatch, tmp_path, online):
     cred = tmp_path / "credentials"
     cred.write_text('{"refresh_token": "not-a-real-token"}')
     import ee.oauth

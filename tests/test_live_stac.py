@@ -202,12 +202,6 @@ def catalogue(tmp_path_factory):
                                        url=srv.url())
 
 
-@pytest.fixture
-def online(monkeypatch):
-    monkeypatch.delenv("S2SLIDE_OFFLINE", raising=False)
-    monkeypatch.delenv("CI", raising=False)
-
-
 @pytest.fixture(scope="module")
 def luding(catalogue):
     """The Luding scene read once through the whole STAC route (module-scoped: ~seconds)."""

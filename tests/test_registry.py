@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import re
 import shutil
-import threading
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from loopback import serve_folder
 
 from s2slide import registry
 from s2slide.errors import ChecksumError, DownloadError, InvalidInputError, NetworkUnavailableError
@@ -74,25 +72,12 @@ def test_unknown_file_lists_the_folders():
 
 
 @pytest.fixture
-def loopback(mirror, monkeypatch):
+def loopback(mirror, monkeypatch, online):
     """A loopback HTTP server serving the mirror folder; registry URLs point at it."""
-    handler = partial(_QuietHandler, directory=str(mirror))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_address[1]}/"
-    monkeypatch.setattr(registry, "url", lambda rel: base + rel)
-    monkeypatch.setenv("S2SLIDE_MIRROR", "")
-    monkeypatch.delenv("S2SLIDE_OFFLINE")
-    monkeypatch.delenv("CI", raising=False)
-    yield base
-    server.shutdown()
-    server.server_close()
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # keep test output clean
-        pass
+    with serve_folder(mirror) as base:
+        monkeypatch.setattr(registry, "url", lambda rel: base + rel)
+        monkeypatch.setenv("S2SLIDE_MIRROR", "")
+        yield base
 
 
 def test_download_then_tampered_cache_is_fetched_again(loopback):
@@ -110,18 +95,11 @@ def test_download_with_wrong_content_raises_checksum_error(loopback, monkeypatch
     shutil.copytree(mirror / "kaikoura-2016", bad / "kaikoura-2016")
     (bad / "kaikoura-2016" / "label_landslide_69.dbf").chmod(0o644)
     (bad / "kaikoura-2016" / "label_landslide_69.dbf").write_bytes(b"not the file")
-    handler = partial(_QuietHandler, directory=str(bad))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        port = server.server_address[1]
-        monkeypatch.setattr(registry, "url", lambda rel: f"http://127.0.0.1:{port}/{rel}")
+    with serve_folder(bad) as base:
+        monkeypatch.setattr(registry, "url", lambda rel: base + rel)
         with pytest.raises(ChecksumError):
             registry.fetch("kaikoura-2016/label_landslide_69.dbf", progressbar=False)
         with pytest.raises(DownloadError):  # 404: a file the server does not hold
             registry.fetch("iburi-2018/LICENSE", progressbar=False)
         cached = list((Path(registry.create_pooch().abspath)).rglob("*"))
         assert not any(p.name == "label_landslide_69.dbf" for p in cached)
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -19,16 +19,16 @@ variables CHROMIUM and CHROMEDRIVER.
 from __future__ import annotations
 
 import functools
-import http.server
 import os
 import re
-import threading
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
+from loopback import serve_folder
+from test_site_static import colab_url
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
@@ -116,18 +116,8 @@ def site():
     """The built site over HTTP (links and downloads behave as on GitHub Pages, unlike file://)."""
     if not (HTML / "index.html").exists():
         pytest.skip("_build/html is missing: build the site first with `make html`")
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):  # keep pytest's output clean
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(HTML)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with serve_folder(HTML) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -280,11 +270,8 @@ def test_internal_links_resolve(site, report):
 
 @pytest.mark.parametrize("page", CHAPTERS)
 def test_chapter_opens_in_colab(report, page):
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
-    owner_repo = urllib.parse.urlsplit(config["url"]).path.strip("/")
     # The address a click opens (the browser resolves "./" segments, as in a.href).
-    expected = (f"https://colab.research.google.com/github/{owner_repo}/blob/"
-                f"{config.get('branch', 'main')}/{page}.ipynb")
+    expected = colab_url(ROOT / f"{page}.ipynb")
     links = report(page)["colab"]
     assert expected in links, f"{page}: no Colab link to {expected} (found {links})"
     assert (ROOT / f"{page}.ipynb").is_file()
