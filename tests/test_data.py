@@ -178,6 +178,30 @@ def test_describe_bands():
     assert (stats["p02"] <= stats["p50"]).all() and (stats["p50"] <= stats["p98"]).all()
 
 
+def test_live_route_is_probed_once_per_load(monkeypatch, online):
+    """auto and live ask live.reachable once; live still refuses an unreachable route."""
+    from s2slide import live, simulate
+
+    probes = []
+
+    def fake_reachable(route, **kw):
+        probes.append(route)
+        return route == "stac"
+
+    monkeypatch.setattr(live, "reachable", fake_reachable)
+    monkeypatch.setattr(live, "load_live", lambda name, *, route, **options:
+                        simulate.scene(name, seed=0, shape=(40, 50)).assign_attrs(source="live"))
+    for source in ("auto", "live"):
+        probes.clear()
+        data.load_scene("luding", source=source, refresh=True, quiet=True)
+        assert probes == ["stac"], source
+    probes.clear()
+    with pytest.raises(NetworkUnavailableError, match=r"source='live' for 'luding' is not "
+                       r"possible \(live route 'cdse' did not answer.*source='simulated'"):
+        data.load_scene("luding", source="live", route="cdse", quiet=True)
+    assert probes == ["cdse"]
+
+
 def test_auto_prefers_live_when_reachable_and_caches_it(monkeypatch, capsys, online):
     """The live tier is faked (no network): auto picks it, passes bands on, caches the result."""
     from s2slide import live, simulate

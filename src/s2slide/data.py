@@ -45,7 +45,7 @@ import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor on every Dataset returned here)
 import xarray as xr
 
-from s2slide import config, registry
+from s2slide import config, harmonize, registry
 from s2slide.errors import (ChecksumError, InvalidInputError, MissingBandError,
                             NetworkUnavailableError, SceneNotFoundError)
 
@@ -115,13 +115,22 @@ def live_status(route: str = _LIVE_ROUTE, *, catalog: str | None = None) -> tupl
 
 
 def _choose(name: str, source: str, route: str, catalog: str | None = None) -> tuple[str, str]:
-    """The tier to use and a short reason for it."""
+    """The tier to use and a short reason for it; the live route is probed here, once.
+
+    Raises NetworkUnavailableError for ``source="live"`` when the route cannot be used.
+    """
     from s2slide.scenes import SCENES
 
-    if source != "auto":
+    if source in ("mirror", "simulated"):
         return source, "requested"
-    ok, why = (live_status(route, catalog=catalog) if name in SCENES
+    ok, why = (live_status(route, catalog=catalog) if source == "live" or name in SCENES
                else (False, "no live route for this scene"))
+    if source == "live":
+        if not ok:
+            raise NetworkUnavailableError(
+                f"source='live' for {name!r} is not possible ({why}); use source='mirror' (real "
+                "sample files, where the mirror holds the scene) or source='simulated'")
+        return "live", "requested"
     if ok:
         return "live", why
     if name in _mirror_scenes():
@@ -199,11 +208,7 @@ def _select_bands(ds: xr.Dataset, bands: Sequence[str]) -> xr.Dataset:
 
 def _load_live(name: str, *, seed: int, refresh: bool, route: str,
                options: dict) -> tuple[xr.Dataset, bool]:
-    ok, why = live_status(route, catalog=options.get("catalog"))
-    if not ok:
-        raise NetworkUnavailableError(
-            f"source='live' for {name!r} is not possible ({why}); use source='mirror' (real "
-            "sample files, where the mirror holds the scene) or source='simulated'")
+    """The live scene (cached); :func:`_choose` has already checked that the route answers."""
     from s2slide import live
 
     key = _cache_key("live", name, {"route": route, **options})
@@ -406,10 +411,8 @@ def load_iburi() -> xr.Dataset:
     for when in ("pre", "post"):
         bands = [_read_band(f"iburi-2018/{when}-event/download.{b}.tif")
                  for b in _IBURI_BANDS.values()]
-        dn = np.stack([b[0] for b in bands])
-        refl = dn.astype(np.float32) / np.float32(10_000)
-        refl[dn == 0] = np.nan
-        arrays[when] = refl
+        arrays[when] = harmonize.dn_to_reflectance(np.stack([b[0] for b in bands]), offset=0,
+                                                   nodata=0)
     transform, crs = bands[0][1], bands[0][2]
     shape = arrays["pre"].shape[1:]
     grid = dict(transform=transform, crs=crs, shape=shape)

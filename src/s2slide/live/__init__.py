@@ -29,7 +29,7 @@ from typing import Any, Sequence
 from s2slide import config
 from s2slide.errors import InvalidInputError, NetworkUnavailableError
 
-__all__ = ["ROUTES", "load_live", "reachable", "slope_degrees", "valid_from_scl"]
+__all__ = ["ROUTES", "load_live", "reachable"]
 
 #: Live routes and what each needs.
 ROUTES: dict[str, str] = {
@@ -37,14 +37,6 @@ ROUTES: dict[str, str] = {
     "cdse": "Copernicus Data Space Ecosystem, free account (CDSE_USERNAME / CDSE_PASSWORD)",
     "gee": "Google Earth Engine, account + Cloud project (EE_PROJECT)",
 }
-
-
-def __getattr__(name: str) -> Any:  # light helpers without importing a route eagerly
-    if name in ("slope_degrees", "valid_from_scl"):
-        from s2slide.live import _grid
-
-        return getattr(_grid, name)
-    raise AttributeError(name)
 
 
 def _check_route(route: str) -> str:

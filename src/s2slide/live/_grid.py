@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
@@ -31,6 +31,8 @@ DEM_ATTRIBUTION = ("Copernicus DEM GLO-30, produced using Copernicus WorldDEM-30
                    "COPERNICUS by the European Union and ESA; all rights reserved")
 FALLBACK_HINT = ("a chapter can run without a network with load_scene(..., source='mirror') "
                  "(real sample files, where the mirror holds the scene) or source='simulated'")
+#: Days either side of a date searched to list the nearest dates when a search is empty.
+NEAREST_SEARCH_DAYS = 120
 
 
 @dataclass
@@ -199,6 +201,55 @@ def cloud_fraction(scl: np.ndarray) -> float:
     if not seen.any():
         return float("nan")
     return float(np.isin(scl[seen], list(SCL_CLOUD)).mean())
+
+
+def band_resampling(band: str, resolution_m: float) -> str:
+    """``"average"`` when ``band`` is finer than a ``resolution_m`` grid, else ``"bilinear"``."""
+    return "average" if s2bands.BANDS[band].resolution_m < resolution_m else "bilinear"
+
+
+class Choice(NamedTuple):
+    """The day :func:`choose_day` accepted: its SCL, what the route read, its cloud fraction."""
+
+    day: date
+    scl: np.ndarray
+    data: Any
+    cloud_fraction: float
+
+
+def choose_day(days: Iterable[date], target: date, *,
+               cloud_of: Callable[[date], float | None],
+               read: Callable[[date], tuple[np.ndarray, Any]], max_cloud: float,
+               max_candidates: int, where: str) -> Choice:
+    """The nearest day whose window cloud fraction (from SCL) is <= ``max_cloud``.
+
+    Days are ranked by distance to ``target``, then by the catalogue's cloud cover
+    ``cloud_of(day)`` (lowest first; None counts as 0). ``read(day)`` is called for at most
+    ``max_candidates`` of them and returns ``(scl, data)``: the SCL layer on the scene grid
+    and whatever else the route read that day (handed back in :class:`Choice`). A day whose
+    window is all nodata (outside the swath) is skipped.
+
+    Raises
+    ------
+    NoValidDataError
+        The window is nodata on every candidate day.
+    CloudCoverError
+        Every candidate day is cloudier than ``max_cloud`` (the message lists them).
+    """
+    ranked = sorted(days, key=lambda d: (abs((d - target).days), cloud_of(d) or 0.0))
+    tried: list[tuple[date, float]] = []
+    for day in ranked[:max_candidates]:
+        scl, data = read(day)
+        frac = cloud_fraction(scl)
+        if np.isnan(frac):  # window outside this day's swath
+            continue
+        if frac <= max_cloud:
+            return Choice(day, scl, data, frac)
+        tried.append((day, frac))
+    if not tried:
+        raise NoValidDataError(f"the {where} window is nodata (outside the swath) on every "
+                               f"date tried near {target}; pick another date")
+    raise cloudy_error(where=where, target=target, tried=tried, max_cloud=max_cloud)
 
 
 def offset_looks_applied(dn: np.ndarray, scl: np.ndarray) -> bool:

@@ -42,17 +42,16 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from s2slide import bands as s2bands
 from s2slide import config, harmonize
-from s2slide.errors import (AuthenticationError, ChecksumError, DownloadError,
-                            NoValidDataError)
+from s2slide.env import ENDPOINTS
+from s2slide.errors import AuthenticationError, ChecksumError, DownloadError
 from s2slide.live import _grid
 from s2slide.live._grid import Acquisition
 from s2slide.scenes import SceneSpec
 
 TOKEN_URL = ("https://identity.dataspace.copernicus.eu/auth/realms/CDSE/protocol/"
              "openid-connect/token")
-ODATA_URL = "https://catalogue.dataspace.copernicus.eu/odata/v1/Products"
+ODATA_URL = ENDPOINTS["Copernicus Data Space"]
 DOWNLOAD_URL = "https://download.dataspace.copernicus.eu/odata/v1/Products"
 CLIENT_ID = "cdse-public"
 REGISTER = "https://dataspace.copernicus.eu (Login > Register)"
@@ -516,8 +515,7 @@ def _reflectance(read: _Read, products: Sequence[dict], spec: SceneSpec, bands: 
         offsets, note = read_offsets(mtd, product_baseline(p), day)
         stack = []
         for b in bands:
-            how = "average" if s2bands.BANDS[b].resolution_m < spec.resolution_m \
-                else "bilinear"
+            how = _grid.band_resampling(b, spec.resolution_m)
             dn = read_to_grid(paths[b], spec, resampling=how)
             stack.append(harmonize.dn_to_reflectance(dn, offset=offsets[b], nodata=0))
         layers.append(np.stack(stack))
@@ -536,33 +534,28 @@ def load_date(session: CDSESession, spec: SceneSpec, bands: Sequence[str], targe
                            target + timedelta(days=search_days))
     lon = float(np.mean(spec.bbox_lonlat()[::2]))
     if not found:
-        wide = session.search(polygon, target - timedelta(days=120), target + timedelta(days=120))
+        wide = session.search(polygon, target - timedelta(days=_grid.NEAREST_SEARCH_DAYS),
+                              target + timedelta(days=_grid.NEAREST_SEARCH_DAYS))
         raise _grid.no_scene_error(
             where=spec.name, target=target, search_days=search_days,
             how="the Copernicus Data Space catalogue",
             nearby=[(d, _cloud(v)) for d, v in products_by_day(wide, lon).items()])
     days = products_by_day(found, lon)
-    ranked = sorted(days, key=lambda d: (abs((d - target).days), _cloud(days[d]) or 0.0))
-    tried = []
-    for day in ranked[:max_candidates]:
-        read = _read_day(session, days[day], spec, bands, folder=folder, progress=progress)
-        frac = _grid.cloud_fraction(read.scl)
-        if np.isnan(frac):
-            continue
-        if frac > max_cloud:
-            tried.append((day, frac))
-            continue
-        refl, offsets, note = _reflectance(read, days[day], spec, bands, day)
-        acq = Acquisition(
-            date=day.isoformat(), baseline=product_baseline(days[day][0]),
-            offset=int(offsets[bands[0]]), offset_note=note, cloud_fraction=frac,
-            ids=[p["Name"] for p in days[day]],
-            hrefs={"products": [f"{session.download_url}({p['Id']})/$value" for p in days[day]]})
-        return refl, _grid.valid_from_scl(read.scl), acq
-    if not tried:
-        raise NoValidDataError(f"the {spec.name} window is outside the swath on every date tried "
-                               f"near {target}; pick another date")
-    raise _grid.cloudy_error(where=spec.name, target=target, tried=tried, max_cloud=max_cloud)
+
+    def read(day: date) -> tuple[np.ndarray, _Read]:
+        got = _read_day(session, days[day], spec, bands, folder=folder, progress=progress)
+        return got.scl, got
+
+    day, scl, got, frac = _grid.choose_day(days, target, cloud_of=lambda d: _cloud(days[d]),
+                                           read=read, max_cloud=max_cloud,
+                                           max_candidates=max_candidates, where=spec.name)
+    refl, offsets, note = _reflectance(got, days[day], spec, bands, day)
+    acq = Acquisition(
+        date=day.isoformat(), baseline=product_baseline(days[day][0]),
+        offset=int(offsets[bands[0]]), offset_note=note, cloud_fraction=frac,
+        ids=[p["Name"] for p in days[day]],
+        hrefs={"products": [f"{session.download_url}({p['Id']})/$value" for p in days[day]]})
+    return refl, _grid.valid_from_scl(scl), acq
 
 
 def _load_dem(spec: SceneSpec, catalog: Any) -> tuple[np.ndarray, dict[str, Any]]:

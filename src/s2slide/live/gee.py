@@ -239,27 +239,25 @@ def load_date(spec: SceneSpec, bands: Sequence[str], target: date, *, search_day
 
     days = _days(spec, target - timedelta(days=search_days), target + timedelta(days=search_days))
     if not days:
-        wide = _days(spec, target - timedelta(days=120), target + timedelta(days=120))
+        wide = _days(spec, target - timedelta(days=_grid.NEAREST_SEARCH_DAYS),
+                     target + timedelta(days=_grid.NEAREST_SEARCH_DAYS))
         raise _grid.no_scene_error(where=spec.name, target=target, search_days=search_days,
                                    how=COLLECTION, nearby=[(d, c) for d, (_, c) in wide.items()])
-    tried = []
     names = [ee_band(b) for b in bands] + ["SCL"]
-    for day in sorted(days, key=lambda d: (abs((d - target).days), days[d][1]))[:max_candidates]:
+
+    def read(day: date) -> tuple[np.ndarray, tuple[np.ndarray, str | None]]:
         image, baseline = _day_image(spec, days[day][0], bands)
         stack = _pixels(image, spec, names)
-        frac = _grid.cloud_fraction(stack[-1])
-        if np.isnan(frac) or frac > max_cloud:
-            tried += [] if np.isnan(frac) else [(day, frac)]
-            continue
-        acq = Acquisition(date=day.isoformat(), baseline=baseline, offset=0,
-                          offset_note=f"{COLLECTION} is already harmonised (DN / 10000)",
-                          ids=[f"{COLLECTION}/{i}" for i in days[day][0]], cloud_fraction=frac)
-        refl = harmonize.dn_to_reflectance(stack[:-1], offset=0, nodata=0)
-        return refl, _grid.valid_from_scl(stack[-1]), acq
-    if not tried:
-        raise NoValidDataError(f"the {spec.name} window is outside the swath on every date "
-                               f"tried near {target}; pick another date")
-    raise _grid.cloudy_error(where=spec.name, target=target, tried=tried, max_cloud=max_cloud)
+        return stack[-1], (stack[:-1], baseline)
+
+    day, scl, (dn, baseline), frac = _grid.choose_day(
+        days, target, cloud_of=lambda d: days[d][1], read=read, max_cloud=max_cloud,
+        max_candidates=max_candidates, where=spec.name)
+    acq = Acquisition(date=day.isoformat(), baseline=baseline, offset=0,
+                      offset_note=f"{COLLECTION} is already harmonised (DN / 10000)",
+                      ids=[f"{COLLECTION}/{i}" for i in days[day][0]], cloud_fraction=frac)
+    refl = harmonize.dn_to_reflectance(dn, offset=0, nodata=0)
+    return refl, _grid.valid_from_scl(scl), acq
 
 
 def load_dem(spec: SceneSpec) -> tuple[np.ndarray, dict[str, Any]]:

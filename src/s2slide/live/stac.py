@@ -42,15 +42,14 @@ import numpy as np
 
 from s2slide import bands as s2bands
 from s2slide import harmonize
+from s2slide.env import ENDPOINTS
 from s2slide.errors import InvalidInputError, NoValidDataError
 from s2slide.live import _grid
 from s2slide.live._grid import Acquisition
 from s2slide.scenes import SceneSpec
 
-EARTH_SEARCH_URL = "https://earth-search.aws.element84.com/v1"
-PLANETARY_COMPUTER_URL = "https://planetarycomputer.microsoft.com/api/stac/v1"
-#: Days either side of a date searched to list the nearest dates when a search is empty.
-NEAREST_SEARCH_DAYS = 120
+EARTH_SEARCH_URL = ENDPOINTS["Earth Search STAC"]
+PLANETARY_COMPUTER_URL = ENDPOINTS["Planetary Computer STAC"]
 
 
 @dataclass(frozen=True)
@@ -161,11 +160,6 @@ def _day_cloud(items: Sequence) -> float | None:
     return float(np.mean(covers)) if covers else None
 
 
-def rank_days(days: dict[date, list], target: date) -> list[date]:
-    """Days ordered by distance to ``target``, then by tile cloud cover (lowest first)."""
-    return sorted(days, key=lambda d: (abs((d - target).days), _day_cloud(days[d]) or 0.0))
-
-
 def item_offset(item: Any) -> tuple[int, str | None, str]:
     """(BOA_ADD_OFFSET to apply, processing baseline, reason) for one STAC item."""
     props = item.properties
@@ -212,37 +206,10 @@ def read_window(items: Sequence, assets: Sequence[str], spec: SceneSpec, *,
 
 
 def _resampling(spec: SceneSpec, bands: Sequence[str], cat: Catalog) -> dict[str, str]:
-    """Average when a band is finer than the grid, bilinear otherwise; SCL nearest."""
-    out = {cat.asset(b): ("average" if s2bands.BANDS[b].resolution_m < spec.resolution_m
-                          else "bilinear") for b in bands}
+    """Per asset: :func:`_grid.band_resampling` for the bands, nearest for SCL."""
+    out = {cat.asset(b): _grid.band_resampling(b, spec.resolution_m) for b in bands}
     out[cat.asset("SCL")] = "nearest"
     return out
-
-
-def choose_day(days: dict[date, list], target: date, spec: SceneSpec, cat: Catalog, *,
-               max_cloud: float, max_candidates: int) -> tuple[date, np.ndarray, float]:
-    """The nearest day whose window cloud fraction is <= ``max_cloud`` (reads SCL only).
-
-    Raises
-    ------
-    CloudCoverError
-        Every candidate day is cloudier than ``max_cloud`` (the message lists them).
-    """
-    tried: list[tuple[date, float]] = []
-    scl_key = cat.asset("SCL")
-    for day in rank_days(days, target)[:max_candidates]:
-        scl = read_window(days[day], [scl_key], spec, resampling={scl_key: "nearest"},
-                          what=f"{spec.name} {day}")[scl_key]
-        frac = _grid.cloud_fraction(scl)
-        if np.isnan(frac):  # window outside this day's swath
-            continue
-        if frac <= max_cloud:
-            return day, scl, frac
-        tried.append((day, frac))
-    if not tried:
-        raise NoValidDataError(f"the {spec.name} window is nodata (outside the swath) on every "
-                               f"date tried near {target}; pick another date")
-    raise _grid.cloudy_error(where=spec.name, target=target, tried=tried, max_cloud=max_cloud)
 
 
 def _check_offset(dn: np.ndarray, scl: np.ndarray, offset: int, note: str,
@@ -267,8 +234,15 @@ def load_date(client: Any, cat: Catalog, spec: SceneSpec, bands: Sequence[str], 
     if not items:
         raise _nearest_dates_error(client, cat, spec, target, search_days)
     days = items_by_day(items, lon)
-    day, scl, frac = choose_day(days, target, spec, cat, max_cloud=max_cloud,
-                                max_candidates=max_candidates)
+    scl_key = cat.asset("SCL")
+
+    def read_scl(day: date) -> tuple[np.ndarray, None]:  # SCL only: bands once a day is chosen
+        return read_window(days[day], [scl_key], spec, resampling={scl_key: "nearest"},
+                           what=f"{spec.name} {day}")[scl_key], None
+
+    day, scl, _, frac = _grid.choose_day(days, target, cloud_of=lambda d: _day_cloud(days[d]),
+                                         read=read_scl, max_cloud=max_cloud,
+                                         max_candidates=max_candidates, where=spec.name)
     keys = [cat.asset(b) for b in bands]
     arrays = read_window(days[day], keys, spec, resampling=_resampling(spec, bands, cat),
                          what=f"{spec.name} {day}")
@@ -278,7 +252,7 @@ def load_date(client: Any, cat: Catalog, spec: SceneSpec, bands: Sequence[str], 
     acq = Acquisition(date=day.isoformat(), baseline=baseline, offset=offset, offset_note=note,
                       ids=[it.id for it in days[day]], cloud_fraction=frac,
                       hrefs={b: _hrefs(days[day], k) for b, k in zip(bands, keys, strict=True)}
-                      | {"SCL": _hrefs(days[day], cat.asset("SCL"))})
+                      | {"SCL": _hrefs(days[day], scl_key)})
     refl = harmonize.dn_to_reflectance(dn, offset=offset, nodata=0)
     return refl, _grid.valid_from_scl(scl), acq
 
@@ -287,8 +261,8 @@ def _nearest_dates_error(client: Any, cat: Catalog, spec: SceneSpec, target: dat
                          search_days: int) -> Exception:
     bbox = spec.bbox_lonlat()
     wide = search_items(client, cat, collection=cat.collection, bbox=bbox,
-                        start=target - timedelta(days=NEAREST_SEARCH_DAYS),
-                        end=target + timedelta(days=NEAREST_SEARCH_DAYS))
+                        start=target - timedelta(days=_grid.NEAREST_SEARCH_DAYS),
+                        end=target + timedelta(days=_grid.NEAREST_SEARCH_DAYS))
     days = items_by_day(wide, 0.5 * (bbox[0] + bbox[2]))
     return _grid.no_scene_error(
         where=f"{spec.name} (lon/lat bbox {', '.join(f'{v:.3f}' for v in bbox)})",
