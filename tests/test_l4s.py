@@ -86,6 +86,14 @@ def test_offline_download_refused_and_simulated_fallback():
         l4s.load_patches(3, source="mirror")
 
 
+def test_simulated_label_names_landscapes_given_as_a_string_or_a_sequence():
+    """A plain string is one landscape name, not its letters."""
+    *_, label = l4s.load_patches(2, seed=1, landscapes="luding")
+    assert "(luding landscape, " in label and "l + u" not in label
+    *_, label = l4s.load_patches(2, seed=1, landscapes=("luding", "barhabise"))
+    assert "(barhabise + luding landscape, " in label
+
+
 def test_scene_channels_standardised():
     import xarray as xr
 

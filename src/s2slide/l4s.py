@@ -281,6 +281,7 @@ def load_patches(n: int, *, source: str = "auto", seed: int = 0,
     from s2slide import simulate
 
     raw, masks = simulate.l4s_patches(n, seed=seed, landscapes=landscapes)
-    where = f"{' + '.join(landscapes)} landscape, " if landscapes else ""
+    names = simulate._check_landscapes(landscapes)  # a plain "luding" is one name
+    where = f"{' + '.join(names)} landscape, " if names else ""
     label = f"simulated Landslide4Sense-format patches ({where}s2slide.simulate, seed {seed}), {n} patches"
     return normalise(raw, channels=channels), masks, label
