@@ -114,3 +114,17 @@ def test_change_features_known_answer_and_bad_shape():
     assert cluster.CHANGE_FEATURES == ("dndvi", "dbsi")
     with pytest.raises(InvalidInputError, match="index_features"):
         cluster.change_features(np.zeros((3, 2, 2)))
+
+
+def test_cluster_image_equals_the_three_steps(blobs):
+    """Chapter 4 calls cluster_image where it used to_pixels, fit_predict and label_image."""
+    x, _ = blobs
+    stack = x.T.reshape(2, 20, 20).copy()
+    stack[1, 3, 4] = np.nan
+    valid = np.ones((20, 20), bool)
+    valid[5, :7] = False
+    px, keep = cluster.to_pixels(stack, valid)
+    fitted = cluster.fit_predict(px, method="gmm", k=3, seed=2, max_fit_pixels=100)
+    steps = cluster.label_image(fitted, keep)
+    one = cluster.cluster_image(stack, valid, method="gmm", k=3, seed=2, max_fit_pixels=100)
+    assert np.array_equal(one, steps) and np.array_equal(one >= 0, keep)

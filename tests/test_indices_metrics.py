@@ -79,3 +79,26 @@ def test_scores_equal_scikit_learn():
     assert s["f1"] == pytest.approx(skm.f1_score(t, p))
     assert s["iou"] == pytest.approx(skm.jaccard_score(t, p))
     assert s["miou"] == pytest.approx(skm.jaccard_score(t, p, average="macro"))
+
+
+def test_from_confusion_known_counts_and_same_as_scores():
+    s = metrics.from_confusion([[4, 1], [1, 2]])
+    assert s["accuracy"] == 6 / 8 and s["precision"] == 2 / 3 and s["f1"] == 4 / 6
+    assert s["iou"] == 0.5 and s["n"] == 8 and s["confusion"] == [[4, 1], [1, 2]]
+    truth = np.array([1, 1, 1, 0, 0, 0, 0, 0])
+    pred = np.array([1, 1, 0, 1, 0, 0, 0, 0])
+    assert metrics.scores(truth, pred) == s
+    empty = metrics.from_confusion(np.array([[5, 0], [0, 0]]))  # nothing predicted, nothing true
+    assert np.isnan(empty["precision"]) and np.isnan(empty["iou"]) and empty["miou"] == 1.0
+    for bad in ([[1, 2, 3]], [[1, -1], [0, 2]], [[1, np.nan], [0, 2]]):
+        with pytest.raises(InvalidInputError, match="tn, fp"):
+            metrics.from_confusion(bad)
+
+
+def test_metrics_import_does_not_load_sklearn():
+    import subprocess
+    import sys
+
+    code = "import sys, s2slide.metrics; print('sklearn' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import confusion_matrix
 
 from s2slide.errors import InvalidInputError, NoValidDataError, ShapeMismatchError
 
@@ -49,16 +48,32 @@ def scores(truth: Any, pred: Any, *, valid: Any = None) -> dict[str, Any]:
         raise NoValidDataError("no valid pixel to score; check the valid mask (clouds, nodata).")
     t = _as_bool("truth", np.asarray(truth)[keep])
     p = _as_bool("pred", np.asarray(pred)[keep])
-    (tn, fp), (fn, tp) = confusion_matrix(t, p, labels=[False, True])
+    from sklearn.metrics import confusion_matrix  # here, not at import: sklearn takes ~0.7 s
+
+    return from_confusion(confusion_matrix(t, p, labels=[False, True]))
+
+
+def from_confusion(cm: Any) -> dict[str, Any]:
+    """The scores of :func:`scores` from a 2 x 2 matrix of counts ``[[tn, fp], [fn, tp]]``.
+
+    Use it for published confusion matrices (chapter 4 scores seed 000's this way); a ratio
+    whose denominator is 0 is NaN.
+    """
+    arr = np.asarray(cm)
+    if arr.shape != (2, 2) or not np.isfinite(arr).all() or (arr < 0).any():
+        raise InvalidInputError(f"confusion matrix {arr.tolist()!r}: use [[tn, fp], [fn, tp]], "
+                                "four counts >= 0 (rows truth no/yes, columns predicted no/yes).")
+    (tn, fp), (fn, tp) = arr.tolist()
+    n = tn + fp + fn + tp
     precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
     iou, iou_bg = _ratio(tp, tp + fp + fn), _ratio(tn, tn + fp + fn)
     return {
-        "accuracy": _ratio(tp + tn, t.size),
+        "accuracy": _ratio(tp + tn, n),
         "precision": precision,
         "recall": recall,
         "f1": _ratio(2 * tp, 2 * tp + fp + fn),
         "iou": iou,
         "miou": float(np.nanmean([iou, iou_bg])) if not np.isnan([iou, iou_bg]).all() else float("nan"),
         "confusion": [[int(tn), int(fp)], [int(fn), int(tp)]],
-        "n": int(t.size),
+        "n": int(n),
     }
