@@ -19,7 +19,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import resource
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -27,7 +26,7 @@ from pathlib import Path
 import dask
 import numpy as np
 
-from s2slide import scale
+from s2slide import carbon, scale
 
 SIZES = {"quarter": (scale.TILE_PX // 2, scale.TILE_PX // 2),
          "half": (scale.TILE_PX, scale.TILE_PX // 2),
@@ -54,7 +53,7 @@ def _measure(client, size, *, chunk, kmeans, weights, seed) -> dict:
     mpx = size[0] * size[1] / 1e6
     row = {"rows": size[0], "cols": size[1], "megapixels": mpx, "chunks": int(np.prod(ds["truth"].data.numblocks)),
            "seconds": seconds, "seconds_per_megapixel": seconds / mpx, "workers_peak_gb": peak_gb,
-           "client_peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2}
+           "client_peak_gb": carbon.peak_memory_mb() / 1024}
     row["total_peak_gb"] = row["workers_peak_gb"] + row["client_peak_gb"]
     for key, value in values.items():
         if key.endswith(("_pixels", "_true_positives")):

@@ -64,6 +64,35 @@ def test_standardize_fills_invalid_and_nan_with_zero(stack):
     assert out[0, 0, 0] == 0 and (out[:, 7] == 0).all() and mean.shape == std.shape == (2,)
 
 
+def test_standardize_applies_given_statistics(stack):
+    valid = np.ones((8, 9), bool)
+    valid[0] = False
+    _, mean, std = patches.standardize(stack, valid=valid)
+    other = stack + 5
+    other[1, 3, 3] = np.nan
+    out, mean2, std2 = patches.standardize(other, valid=valid, mean=mean, std=std)
+    expected = ((other - mean[:, None, None]) / std[:, None, None]).astype(np.float32)
+    expected[:, 0] = 0
+    expected[:, 3, 3] = 0
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(mean2, mean)
+    np.testing.assert_array_equal(std2, std)
+    with pytest.raises(InvalidInputError, match="both mean and std"):
+        patches.standardize(stack, mean=mean)
+    with pytest.raises(ShapeMismatchError, match="one value per layer"):
+        patches.standardize(stack, mean=mean[:1], std=std[:1])
+
+
+def test_patch_view_of_an_already_padded_stack(stack):
+    padded = patches.pad(stack, size=3, mode="edge")
+    view = patches.patch_view(padded, size=3, padded=True)
+    assert np.shares_memory(view, padded)
+    np.testing.assert_array_equal(view, patches.patch_view(stack, size=3, mode="edge"))
+    with pytest.raises(InvalidInputError, match="padded=True"):
+        patches.patch_view(stack[0], size=3, padded=True)
+
+
 def test_bad_input(stack):
     nan = stack.copy()
     nan[1, 2, 2] = np.nan

@@ -70,6 +70,26 @@ def test_object_counts_known_mask():
         tiling.object_counts(truth, pred[:10])
 
 
+def test_landslide_hits_per_object():
+    truth = np.zeros((20, 20), np.uint8)
+    truth[1:4, 1:4] = 1      # 9 px, all predicted
+    truth[10:12, 10:15] = 1  # 10 px, one predicted (or none where invalid)
+    truth[16:18, 2:4] = 1    # 4 px, missed
+    pred = np.zeros_like(truth)
+    pred[1:4, 1:4] = 1
+    pred[10, 10] = 1
+    sizes, share = tiling.landslide_hits(truth, pred)
+    assert sizes.tolist() == [9, 10, 4]
+    np.testing.assert_allclose(share, [1.0, 0.1, 0.0])
+    valid = np.ones_like(truth, bool)
+    valid[10, 10] = False
+    np.testing.assert_allclose(tiling.landslide_hits(truth, pred, valid=valid)[1], [1, 0, 0])
+    empty = tiling.landslide_hits(np.zeros((5, 5)), np.ones((5, 5)))
+    assert empty[0].size == empty[1].size == 0
+    with pytest.raises(ShapeMismatchError, match="same grid"):
+        tiling.landslide_hits(truth, pred[:10])
+
+
 def test_match_codes_and_plot():
     truth = np.array([[1, 1], [0, 0]])
     pred = np.array([[1, 0], [1, 0]])

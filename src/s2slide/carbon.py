@@ -70,7 +70,11 @@ class Footprint:
     @property
     def intensity_g_per_kwh(self) -> float:
         """Emissions per energy, g CO2e/kWh (the grid factor that was applied); NaN if no energy."""
-        return self.emissions_g / self.energy_kwh if self.energy_kwh > 0 else float("nan")
+        from s2slide.footprint import implied_intensity  # footprint loads pandas: import late
+
+        if not self.energy_kwh > 0:
+            return float("nan")
+        return implied_intensity(self.emissions_g, self.energy_kwh)
 
 
 def peak_memory_mb() -> float:

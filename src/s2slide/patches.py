@@ -45,8 +45,12 @@ def _check_stack(stack, *, size: int) -> np.ndarray:
     return cube
 
 
-def standardize(stack, *, valid=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def standardize(stack, *, valid=None, mean=None,
+                std=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Z-score each layer on the valid pixels and set invalid or NaN pixels to 0 (the mean).
+
+    Given ``mean`` and ``std`` (e.g. those returned for another date), they are applied
+    instead of computed, so that two images share one scaling.
 
     Parameters
     ----------
@@ -54,6 +58,8 @@ def standardize(stack, *, valid=None) -> tuple[np.ndarray, np.ndarray, np.ndarra
         Any float layers (MNF components, slope in degrees, NDVI ...).
     valid : bool array (y, x), optional
         Pixels to use for the statistics (NaN pixels are left out in any case).
+    mean, std : array-like (feature,), optional
+        Statistics to apply instead of computing them; give both or neither.
 
     Returns
     -------
@@ -71,9 +77,18 @@ def standardize(stack, *, valid=None) -> tuple[np.ndarray, np.ndarray, np.ndarra
     ok = np.isfinite(cube).all(axis=0)
     if valid is not None:
         ok &= np.asarray(valid, dtype=bool)
-    if ok.sum() < 2:
+    if (mean is None) != (std is None):
+        raise InvalidInputError("give both mean and std (to apply them) or neither (to compute "
+                                "them from the valid pixels).")
+    if mean is not None:
+        mean, std = np.asarray(mean, np.float64), np.asarray(std, np.float64)
+        if mean.shape != (cube.shape[0],) or std.shape != (cube.shape[0],):
+            raise ShapeMismatchError(f"mean {mean.shape} and std {std.shape} must hold one value "
+                                     f"per layer, ({cube.shape[0]},).")
+    elif ok.sum() < 2:
         raise NoValidDataError("fewer than 2 valid pixels to standardize: check the valid mask.")
-    mean, std = cube[:, ok].mean(axis=1), cube[:, ok].std(axis=1)
+    else:
+        mean, std = cube[:, ok].mean(axis=1), cube[:, ok].std(axis=1)
     if (std == 0).any():
         raise NoValidDataError(f"layer(s) {np.flatnonzero(std == 0).tolist()} are constant on the "
                                "valid pixels: drop them from the stack.")
@@ -98,13 +113,24 @@ def pad(stack, *, size: int = 7, mode: str = "reflect") -> np.ndarray:
     return np.pad(np.moveaxis(cube, 0, -1), ((h, h), (h, h), (0, 0)), mode=mode).astype(np.float32)
 
 
-def patch_view(stack, *, size: int = 7, mode: str = "reflect") -> np.ndarray:
+def patch_view(stack, *, size: int = 7, mode: str = "reflect",
+               padded: bool = False) -> np.ndarray:
     """Every patch as a read-only *view* (no copy), dims (y, x, size, size, feature).
 
-    ``view[r, c]`` is the patch centred on pixel (r, c).
+    ``view[r, c]`` is the patch centred on pixel (r, c). With ``padded=True``, ``stack`` is
+    already the output of :func:`pad` (same ``size``; ``mode`` is then unused): it is not
+    padded again and the view shares its memory.
     """
-    padded = pad(stack, size=size, mode=mode)
-    view = np.lib.stride_tricks.sliding_window_view(padded, (size, size), axis=(0, 1))
+    if padded:
+        size = _check_size(size)
+        cube = np.asarray(stack)
+        if cube.ndim != 3 or min(cube.shape[:2]) < size:
+            raise InvalidInputError(f"padded=True expects the (y + {size - 1}, x + {size - 1}, "
+                                    f"feature) output of patches.pad(stack, size={size}), got "
+                                    f"shape {cube.shape}.")
+    else:
+        cube = pad(stack, size=size, mode=mode)
+    view = np.lib.stride_tricks.sliding_window_view(cube, (size, size), axis=(0, 1))
     return np.moveaxis(view, 2, -1)  # (y, x, feature, s, s) -> (y, x, s, s, feature)
 
 

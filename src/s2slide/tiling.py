@@ -97,6 +97,36 @@ def _check_pair(truth: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.nda
     return truth, pred
 
 
+def landslide_hits(truth: np.ndarray, pred: np.ndarray, *,
+                   valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Size of each true landslide and the share of its pixels that are predicted.
+
+    Landslides are 8-connected groups of truth pixels (``scipy.ndimage.label``), in label order.
+
+    Parameters
+    ----------
+    truth, pred : ndarray
+        (y, x) masks, 1/True = landslide.
+    valid : ndarray of bool, optional
+        Pixels to score; predictions elsewhere are ignored (count as not predicted).
+
+    Returns
+    -------
+    (sizes, hit_share)
+        int64 pixel count of each landslide and float64 fraction (0-1) of its pixels that are
+        predicted positive; both empty when there is no landslide.
+    """
+    from scipy import ndimage
+
+    truth, pred = _check_pair(truth, pred)
+    if valid is not None:
+        pred = pred & np.asarray(valid, bool)
+    t_lab, n_t = ndimage.label(truth, structure=np.ones((3, 3), bool))
+    sizes = np.bincount(t_lab.ravel(), minlength=n_t + 1)[1:]
+    hits = np.bincount(t_lab.ravel(), weights=pred.ravel(), minlength=n_t + 1)[1:]
+    return sizes, hits / sizes  # every label has >= 1 pixel
+
+
 def object_counts(truth: np.ndarray, pred: np.ndarray, *, min_overlap: float = 0.0,
                   valid: np.ndarray | None = None) -> dict[str, int]:
     """Count landslides found and missed, and predicted objects that match none.
@@ -124,12 +154,10 @@ def object_counts(truth: np.ndarray, pred: np.ndarray, *, min_overlap: float = 0
     truth, pred = _check_pair(truth, pred)
     if valid is not None:
         pred = pred & np.asarray(valid, bool)
-    eight = np.ones((3, 3), bool)
-    t_lab, n_t = ndimage.label(truth, structure=eight)
-    p_lab, n_p = ndimage.label(pred, structure=eight)
-    size = np.bincount(t_lab.ravel(), minlength=n_t + 1)
-    hit = np.bincount(t_lab.ravel(), weights=pred.ravel(), minlength=n_t + 1)
-    found = int(np.count_nonzero(hit[1:] > min_overlap * size[1:]))
+    sizes, share = landslide_hits(truth, pred)
+    n_t = sizes.size
+    found = int(np.count_nonzero(share > min_overlap))
+    p_lab, n_p = ndimage.label(pred, structure=np.ones((3, 3), bool))
     touching = np.unique(p_lab[truth & pred])
     false_alarms = n_p - np.count_nonzero(touching)
     return {"landslides": int(n_t), "found": found, "missed": int(n_t) - found,
