@@ -143,3 +143,60 @@ def test_pipeline_exclude_leaves_a_window_out_of_the_counts(tile):
     assert int(part["dndvi_pixels"]) == int(mask[keep].sum())
     assert int(part["dndvi_true_positives"]) == int((mask & truth)[keep].sum())
     np.testing.assert_array_equal(part["dndvi_density"], whole["dndvi_density"])
+
+
+def test_pipeline_without_truth_scores_nothing_but_maps_everything(tile):
+    """A real tile (stac_tile) has no truth: pipeline still gives the methods' counts and maps."""
+    lazy, computed = tile
+    feat = scale.features(lazy)
+    kmeans = scale.fit_kmeans(scale.sample_pixels(feat, n=2_000, n_chunks=4, seed=0), k=3, seed=0)
+    with dask.config.set(scheduler="synchronous"):
+        out = dask.compute(scale.pipeline(lazy.drop_vars("truth"), kmeans=kmeans, weights=None))[0]
+    assert sorted(out) == ["dndvi_density", "dndvi_pixels", "kmeans_density", "kmeans_pixels"]
+    assert int(out["dndvi_pixels"]) == int(scale.dndvi_mask(computed).values.sum())
+    with pytest.raises(InvalidInputError, match="weights=None"):
+        scale.unet_predict_array(feat.values[:, :64, :64], weights=None)
+
+
+def test_stac_tile_takes_the_offset_from_the_item(monkeypatch):
+    """boa_offset_applied means offset 0; no baseline falls back to the date (no error)."""
+    import datetime
+    import types
+
+    import odc.stac
+    import xarray as xr
+
+    from s2slide import env
+    from s2slide.live import stac
+
+    def item(name, when, cloud, tile="MGRS-47RQQ", **props):
+        return types.SimpleNamespace(id=name, datetime=datetime.datetime(*when), properties={
+            "eo:cloud_cover": cloud, "grid:code": tile, **props})
+
+    post = item("post", (2022, 11, 20), 5.0, **{"s2:processing_baseline": "05.00",
+                                                "earthsearch:boa_offset_applied": True})
+    pre = item("pre", (2021, 11, 5), 3.0)  # no baseline: the date (before 2022-01-25) gives 0
+    found = {2021: [item("cloudy", (2021, 11, 1), 50.0), pre,
+                    item("other tile", (2021, 11, 2), 1.0, tile="X")], 2022: [post]}
+    asked = []
+
+    def load(items, bands, **kw):
+        asked.append(bands)
+        dn = xr.DataArray(np.full((1, 4, 4), 2000, np.uint16), dims=("time", "y", "x"))
+        return xr.Dataset({b: dn for b in bands}).chunk(x=kw["chunks"]["x"], y=kw["chunks"]["y"])
+
+    monkeypatch.setattr(env, "reachable", lambda url, **kw: (True, "reachable"))
+    monkeypatch.setattr(stac, "open_client", lambda cat, **kw: None)
+    monkeypatch.setattr(stac, "search_items", lambda client, cat, *, start, **kw: found[start.year])
+    monkeypatch.setattr(odc.stac, "load", load)
+    ds = scale.stac_tile(chunk=2)
+    assert ds.attrs["items"] == ["pre", "post"] and "truth" not in ds
+    assert asked[0] == ["red", "nir"]  # Earth Search's asset names of B04, B08
+    np.testing.assert_allclose(ds["pre"].values, 0.2)
+    np.testing.assert_allclose(ds["post"].values, 0.2)  # not 0.1: the catalogue applied it
+
+
+def test_stac_tile_offline(monkeypatch):
+    monkeypatch.setenv("S2SLIDE_OFFLINE", "1")
+    with pytest.raises(NetworkUnavailableError, match="simulated_tile"):
+        scale.stac_tile()

@@ -245,6 +245,9 @@ def _unet_for(channels: int, arch: dict, weights: list[np.ndarray]) -> Any:
 
     from s2slide.models.unet import build_unet
 
+    if weights is None:
+        raise InvalidInputError("weights=None: no trained U-Net (train_unet needs a truth mask, "
+                                "which a real tile lacks); skip the U-Net step.")
     key = (_weights_key(weights), channels)
     if key not in _MODELS:
         config = build_unet(channels, size=2 ** arch["depth"], seed=None, **arch).get_config()
@@ -331,9 +334,8 @@ def train_unet(feat: np.ndarray, truth: np.ndarray, *, patch: int = 64, n: int =
     list of ndarray
         The trained weights, to pass to :func:`unet_chunks` (small enough to ship to workers).
     """
-    import keras
-
-    from s2slide.models.unet import build_unet, weighted_bce
+    from s2slide.models.unet import build_unet, compile_unet
+    from s2slide.pipeline import positive_weight
 
     c, h, w = feat.shape
     if truth.shape != (h, w) or min(h, w) < patch:
@@ -348,9 +350,8 @@ def train_unet(feat: np.ndarray, truth: np.ndarray, *, patch: int = 64, n: int =
         cols[: n // 2] = np.clip(pos_c[pick] - patch // 2, 0, w - patch)
     x = np.stack([np.nan_to_num(feat[:, r:r + patch, q:q + patch]) for r, q in zip(rows, cols)])
     y = np.stack([truth[r:r + patch, q:q + patch] for r, q in zip(rows, cols)]).astype(np.float32)
-    pos_weight = float(np.sqrt((y.size - y.sum()) / max(y.sum(), 1.0)))
-    model = build_unet(c, size=patch, seed=seed, **arch)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=weighted_bce(pos_weight))
+    model = compile_unet(build_unet(c, size=patch, seed=seed, **arch), loss="weighted_bce",
+                         pos_weight=positive_weight(y))
     model.fit(np.moveaxis(x, 1, -1), y[..., None], epochs=epochs, batch_size=16, verbose=0)
     return model.get_weights()
 
@@ -426,13 +427,17 @@ def pipeline(ds: xr.Dataset, *, kmeans: Any, weights: list[np.ndarray] | None,
     ``exclude`` (e.g. ``{"y": slice(0, 976), "x": slice(0, 976)}``, pixel indices) leaves a
     window, such as the U-Net's training window, out of the counts and true positives, so that
     scores are computed on unseen pixels only; the density maps still cover the whole tile.
+    Without a ``truth`` variable (a real tile, :func:`stac_tile`) the ``truth_*`` and
+    ``*_true_positives`` entries are left out; with ``weights=None`` the ``unet_*`` ones.
 
     Returns a dict of lazy objects; ``dask.compute(*d.values())`` evaluates them together, so
     each chunk of the tile is generated (or read) once and then forgotten.
     """
     feat = features(ds)
-    maps = {"truth": ds["truth"], "dndvi": dndvi_mask(ds),
-            "kmeans": predict_chunks(kmeans, feat) == scar_cluster(kmeans)}
+    truth = ds["truth"] if "truth" in ds else None
+    maps = {} if truth is None else {"truth": truth}
+    maps["dndvi"] = dndvi_mask(ds)
+    maps["kmeans"] = predict_chunks(kmeans, feat) == scar_cluster(kmeans)
     if weights is not None:
         maps["unet"] = unet_chunks(feat, weights=weights, arch=arch, overlap=overlap) > 0.5
     keep = _outside(ds, exclude) if exclude else True
@@ -440,8 +445,8 @@ def pipeline(ds: xr.Dataset, *, kmeans: Any, weights: list[np.ndarray] | None,
     for name, m in maps.items():
         out[f"{name}_pixels"] = (m & keep).sum()
         out[f"{name}_density"] = density_map(m, factor=factor)
-        if name != "truth":
-            out[f"{name}_true_positives"] = (m & ds["truth"] & keep).sum()
+        if truth is not None and name != "truth":
+            out[f"{name}_true_positives"] = (m & truth & keep).sum()
     return out
 
 
@@ -468,17 +473,19 @@ def cluster_memory_peak(client: Any, work: Any, *, interval: float = 0.25) -> tu
 LUDING_REGION = (101.8, 29.3, 102.4, 29.9)
 #: Pre- and post-event search windows around seed 000's dates (2021-11-05, 2022-11-20).
 LUDING_DATES = ("2021-10-01/2021-12-31", "2022-10-15/2022-12-31")
-EARTH_SEARCH = "https://earth-search.aws.element84.com/v1"
 
 
-def _least_cloudy(catalog: Any, *, bbox: tuple, window: str, query: dict) -> Any:
+def _least_cloudy(items: list, *, max_cloud: float, what: str, grid_code: str | None = None) -> Any:
+    """The item with the lowest ``eo:cloud_cover`` below ``max_cloud`` % (of one MGRS tile)."""
     from s2slide.errors import SceneNotFoundError
 
-    found = list(catalog.search(collections=["sentinel-2-l2a"], bbox=bbox, datetime=window,
-                                query=query).items())
+    found = [it for it in items if (it.properties.get("eo:cloud_cover") is not None
+                                    and it.properties["eo:cloud_cover"] < max_cloud
+                                    and grid_code in (None, it.properties.get("grid:code")))]
     if not found:
-        raise SceneNotFoundError(f"no Sentinel-2 item matches {query} in {window}; widen the "
-                                 "dates or raise max_cloud.")
+        tile = f" of tile {grid_code}" if grid_code else ""
+        raise SceneNotFoundError(f"no Sentinel-2 item{tile} under {max_cloud:g} % cloud in "
+                                 f"{what}; widen the dates or raise max_cloud.")
     return min(found, key=lambda item: item.properties["eo:cloud_cover"])
 
 
@@ -488,37 +495,50 @@ def stac_tile(*, bbox: tuple = LUDING_REGION, dates: tuple = LUDING_DATES, chunk
 
     The least cloudy post-event item over ``bbox``, and the least cloudy pre-event item of the
     same MGRS tile; red and NIR (B04, B08) at 10 m, converted chunk by chunk to reflectance 0-1
-    with each item's processing-baseline offset (:mod:`s2slide.harmonize`). Same variables as
-    :func:`simulated_tile` except ``truth``.
+    with each item's BOA offset as chapter 1's STAC route decides it
+    (:func:`s2slide.live.stac.item_offset`). Same variables as :func:`simulated_tile` except
+    ``truth``: there are no labels for a real tile.
 
     Raises
     ------
     NetworkUnavailableError
         Offline, or the catalogue does not answer.
+    SceneNotFoundError
+        No item clear enough in a date window.
     """
-    from s2slide import config, env, harmonize
+    from datetime import date
 
-    ok, why = env.reachable(EARTH_SEARCH)
-    if config.offline() or not ok:
-        raise NetworkUnavailableError(f"Earth Search is not reachable ({why}); use "
+    from s2slide import env, harmonize
+    from s2slide.live import stac
+
+    cat = stac.get_catalog("earth-search")
+    ok, why = env.reachable(cat.url)
+    if not ok:
+        raise NetworkUnavailableError(f"{cat.name} is not reachable ({why}); use "
                                       "simulated_tile() offline, or run this online.")
     import odc.stac
-    import pystac_client
 
-    catalog = pystac_client.Client.open(EARTH_SEARCH)
-    cloud = {"eo:cloud_cover": {"lt": max_cloud}}
-    post = _least_cloudy(catalog, bbox=bbox, window=dates[1], query=cloud)
-    pre = _least_cloudy(catalog, bbox=bbox, window=dates[0],
-                        query={**cloud, "grid:code": {"eq": post.properties["grid:code"]}})
+    client = stac.open_client(cat)
+
+    def search(window: str) -> list:
+        start, end = (date.fromisoformat(d) for d in window.split("/"))
+        return stac.search_items(client, cat, collection=cat.collection, bbox=bbox,
+                                 start=start, end=end)
+
+    post = _least_cloudy(search(dates[1]), max_cloud=max_cloud, what=dates[1])
+    pre = _least_cloudy(search(dates[0]), max_cloud=max_cloud, what=dates[0],
+                        grid_code=post.properties.get("grid:code"))
+    assets = [cat.asset(b) for b in BANDS]
     arrays = {}
     for when, item in (("pre", pre), ("post", post)):
-        raw = odc.stac.load([item], bands=["red", "nir"], chunks={"x": chunk, "y": chunk},
+        raw = odc.stac.load([item], bands=assets, chunks={"x": chunk, "y": chunk},
                             resolution=10).to_array("band").isel(time=0)
-        offset = harmonize.boa_add_offset(baseline=item.properties.get("s2:processing_baseline"))
+        offset = stac.item_offset(item)[0]
         refl = raw.data.map_blocks(harmonize.dn_to_reflectance, offset=offset, dtype=np.float32)
         arrays[when] = xr.DataArray(refl, coords=raw.coords, dims=raw.dims).assign_coords(band=list(BANDS))
     ds = xr.Dataset(arrays)
-    ds.attrs.update(source="live", label=f"Sentinel-2 L2A {post.properties['grid:code']} (Earth Search)",
+    tile = post.properties.get("grid:code")
+    ds.attrs.update(source="live", label=f"Sentinel-2 L2A {tile} ({cat.name})",
                     items=[pre.id, post.id], resolution_m=10.0)
     return ds
 
