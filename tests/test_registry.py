@@ -20,10 +20,12 @@ def _readme_table(mirror: Path) -> dict[str, tuple[int, str]]:
 
 
 def test_every_mirror_file_is_registered_with_the_readme_checksum(mirror):
-    table = _readme_table(mirror)
-    assert len(table) == 29
+    # recorded/ holds catalogue responses taken out of VCR cassettes (not byte copies of a public
+    # file, so no address to register): the tests carry them in tests/fixtures/recorded instead.
+    table = {p: v for p, v in _readme_table(mirror).items() if not p.startswith("recorded/")}
+    assert len(table) == 29 + 15 * 2 + 19
     on_disk = {str(p.relative_to(mirror)) for p in mirror.rglob("*")
-               if p.is_file() and p.name != "README.md"}
+               if p.is_file() and p.name != "README.md" and not p.is_relative_to(mirror / "recorded")}
     assert set(registry.FILES) == set(table) == on_disk
     for path, (size, digest) in table.items():
         assert registry.FILES[path].sha256 == digest, path

@@ -86,11 +86,28 @@ SOURCES: dict[str, Source] = {
         "Multi-temporal landslide inventories by Bhuyan et al. (2023), "
         "kushanavbhuyan/Large-scale-multi-spatiotemporal-landslide-mapping (MIT).",
         "Bhuyan K. et al. (2023), Scientific Reports 13, 162"),
+    "landslide4sense": Source(
+        "CamDucLe/Landslide-Project-Sentinel2", "0af1ab6aecc1a8bdde0c704688d379e9fbe9aced",
+        "CC BY 4.0 (Landslide4Sense, Ghorbanzadeh et al. 2022); the redistributing repository "
+        "states no licence of its own",
+        "Landslide4Sense training patches (Ghorbanzadeh et al. 2022, IEEE TGRS 60, Zenodo "
+        "10.5281/zenodo.10463239, CC BY 4.0), as redistributed by "
+        "CamDucLe/Landslide-Project-Sentinel2. " + _S2.format(year="2015-2021") + ".",
+        "Ghorbanzadeh O. et al. (2022), IEEE TGRS 60, 4709817"),
+    "l2a-29rkh": Source(
+        "cogeotiff/rio-tiler-pds", "f8b93f3b9cbe2d94271f36d43a8878953aec2682",
+        "BSD 3-Clause (c) 2017 Mapbox (cogeotiff/rio-tiler-pds)",
+        "Sentinel-2 L2A tile 29RKH of 2020-02-19 (Cloud-Optimised GeoTIFFs downsampled 10x) and its "
+        "Earth Search STAC item, test fixtures of cogeotiff/rio-tiler-pds (BSD 3-Clause). "
+        + _S2.format(year=2020) + ".",
+        "cogeotiff, rio-tiler-pds (GitHub), tests/fixtures"),
 }
 
 _KD = "datasets/input/"
 _JP = "Japan_data/"
 _MT = "Multi-Temporal Inventories/"
+_L4S = "demo-code/data/"
+_RKH = "tests/fixtures/sentinel-cogs/sentinel-s2-l2a-cogs/29/R/KH/2020/2/S2A_29RKH_20200219_0_L2A/"
 #: Every real sample file: relative path in the mirror -> checksum, size, source, remote path.
 #: Checksums and sizes are those of shared/data/README.md (tests compare them).
 FILES: dict[str, MirrorFile] = {
@@ -180,6 +197,153 @@ FILES: dict[str, MirrorFile] = {
     "kaikoura-2016/label_landslide_70.shx": MirrorFile(
         "bd6359160e65b90324c4bcc31d0bde93f3211853a9df85e46d86652590aeaa92", 172, "kaikoura-diff",
         _KD + "labels_shp/label_landslide_70.shx"),
+    "l2a-29RKH-2020/AOT.tif": MirrorFile(
+        "efd3e0a7993959b7f85cc2a5c13122ac008433b4063c894b34eb41c993a822ab", 4108, "l2a-29rkh",
+        _RKH + 'AOT.tif'),
+    "l2a-29RKH-2020/B01.tif": MirrorFile(
+        "68ab325dabae57b3bb7797b9b1dbd4246fd583a97964c729e391891b80ffe72d", 62941, "l2a-29rkh",
+        _RKH + 'B01.tif'),
+    "l2a-29RKH-2020/B02.tif": MirrorFile(
+        "b71f92be3aabdcf05247b72f43cbb2491737dcf7f4624d1016a38f2c48658f42", 2251637, "l2a-29rkh",
+        _RKH + 'B02.tif'),
+    "l2a-29RKH-2020/B03.tif": MirrorFile(
+        "6682575d3714324b78f0128d8c066b3c5109d5459db1b6b13972588740946dfc", 2320211, "l2a-29rkh",
+        _RKH + 'B03.tif'),
+    "l2a-29RKH-2020/B04.tif": MirrorFile(
+        "03d15e216bdc97fce93f6067bb4699dc58a89205ac2b169e0be7c51946aaff47", 2381555, "l2a-29rkh",
+        _RKH + 'B04.tif'),
+    "l2a-29RKH-2020/B05.tif": MirrorFile(
+        "aeb4ccb050e7b432c60c11f8139431835d40e53ce2d448f8a00afb5b1ee644e6", 578001, "l2a-29rkh",
+        _RKH + 'B05.tif'),
+    "l2a-29RKH-2020/B06.tif": MirrorFile(
+        "18726034ad80fab3839b658f3fb45f9ccb488a6359f59feb22e7d4d1251af90b", 579162, "l2a-29rkh",
+        _RKH + 'B06.tif'),
+    "l2a-29RKH-2020/B07.tif": MirrorFile(
+        "524fd79deee5c5c98dcd9155d077c7690705f718b2d8405354eb5f0a7d7815ea", 579954, "l2a-29rkh",
+        _RKH + 'B07.tif'),
+    "l2a-29RKH-2020/B08.tif": MirrorFile(
+        "87949addca5d82a8da80a7d9d1a4e81df2b083ca9b2e92954d9a1c473b5a7a1b", 2416718, "l2a-29rkh",
+        _RKH + 'B08.tif'),
+    "l2a-29RKH-2020/B09.tif": MirrorFile(
+        "6a61d16fc6bfe4badc533839baf844970badecd3903e67662cf69d8f4b6b3081", 67036, "l2a-29rkh",
+        _RKH + 'B09.tif'),
+    "l2a-29RKH-2020/B11.tif": MirrorFile(
+        "b347d37a30aee947edd044cae80eaf0214c2751520cff4f26b6e4bf1b76155aa", 588442, "l2a-29rkh",
+        _RKH + 'B11.tif'),
+    "l2a-29RKH-2020/B12.tif": MirrorFile(
+        "06b808fa8e5b53b3cadd1a5713bd9c58e52083ff2473285fadbdcbffc22640c0", 586447, "l2a-29rkh",
+        _RKH + 'B12.tif'),
+    "l2a-29RKH-2020/B8A.tif": MirrorFile(
+        "74d496a4274f3cb9dbf731ccd972ac68be5697b4019d2387655684488ae01594", 581064, "l2a-29rkh",
+        _RKH + 'B8A.tif'),
+    "l2a-29RKH-2020/L2A_PVI.tif": MirrorFile(
+        "b275adf02d25f8deae22375a11147660961821a925529fa11b2b7e77234ddf72", 3038, "l2a-29rkh",
+        _RKH + 'L2A_PVI.tif'),
+    "l2a-29RKH-2020/LICENSE": MirrorFile(
+        "06bf4922e45ceefcd44452decd9925d8c08949586103e65cded9bfe2e06a29c9", 1506, "l2a-29rkh",
+        'LICENSE'),
+    "l2a-29RKH-2020/S2A_29RKH_20200219_0_L2A.json": MirrorFile(
+        "a85d8a3aa1eb74e7354273499d5dc7b026792a9449deb48a107147f2e88dd885", 20848, "l2a-29rkh",
+        _RKH + 'S2A_29RKH_20200219_0_L2A.json'),
+    "l2a-29RKH-2020/SCL.tif": MirrorFile(
+        "12a5f0c708d36e0f61e18121178d1c9b1beae07bc0194e42e011763f4528d6d6", 8268, "l2a-29rkh",
+        _RKH + 'SCL.tif'),
+    "l2a-29RKH-2020/TCI.tif": MirrorFile(
+        "d34e12705160627044827e3c52fcc7a58e930c0530e5009e048b2f4c0ed1ce4b", 2411195, "l2a-29rkh",
+        _RKH + 'TCI.tif'),
+    "l2a-29RKH-2020/WVP.tif": MirrorFile(
+        "edeb56b4c0aa682458918e8951866a70d85f6afb0188248a915e9e72dc01e55d", 1688912, "l2a-29rkh",
+        _RKH + 'WVP.tif'),
+    "landslide4sense-sample/img/image_1.h5": MirrorFile(
+        "05933f459b84368f046a6dacf4204528b470718754dd617dfb60755de50ecb6d", 1837056, "landslide4sense",
+        _L4S + 'images/image_1.h5'),
+    "landslide4sense-sample/img/image_16.h5": MirrorFile(
+        "dcc0d69a8f730dd8940b71bca6b28a328d0ce7782f9bb96cad94e5049795a96b", 1837056, "landslide4sense",
+        _L4S + 'images/image_16.h5'),
+    "landslide4sense-sample/img/image_253.h5": MirrorFile(
+        "c4081a3abd63410971eb10b612117e9302ea8b014d79ae513d3c3a389a8fe743", 1837056, "landslide4sense",
+        _L4S + 'images/image_253.h5'),
+    "landslide4sense-sample/img/image_27.h5": MirrorFile(
+        "376e330b3bfbbd515205a072bdab073172865360d2dcc7c367e3ffab0f8ad643", 1837056, "landslide4sense",
+        _L4S + 'images/image_27.h5'),
+    "landslide4sense-sample/img/image_3.h5": MirrorFile(
+        "47579a11a1475e26368b075b652e0996259ccf1b0b5b217edc40ecacb448e8ce", 1837056, "landslide4sense",
+        _L4S + 'images/image_3.h5'),
+    "landslide4sense-sample/img/image_300.h5": MirrorFile(
+        "0db0d41bdf990b7dd11767c7e2601ee96486555ca73071fcc0d5ec570328bc7d", 1837056, "landslide4sense",
+        _L4S + 'images/image_300.h5'),
+    "landslide4sense-sample/img/image_38.h5": MirrorFile(
+        "4ded8315587bd0a97fd1892d3a6331c54596b117faf81c1efd49d11de3260f72", 1837056, "landslide4sense",
+        _L4S + 'images/image_38.h5'),
+    "landslide4sense-sample/img/image_40.h5": MirrorFile(
+        "8386e5f33e49790bb280dae5c107baa356b87d26ff96782f5104f71df6596785", 1837056, "landslide4sense",
+        _L4S + 'images/image_40.h5'),
+    "landslide4sense-sample/img/image_41.h5": MirrorFile(
+        "94296cbd055981082b515ab37fa41f28c025aabd4c14f590256addd9cb05e69d", 1837056, "landslide4sense",
+        _L4S + 'images/image_41.h5'),
+    "landslide4sense-sample/img/image_45.h5": MirrorFile(
+        "145124725c0f0b5d89101b2a555c5f3866742ad8281774718beac6a052c1962c", 1837056, "landslide4sense",
+        _L4S + 'images/image_45.h5'),
+    "landslide4sense-sample/img/image_461.h5": MirrorFile(
+        "69631d55562beb5a04a03498a7ca7c28e205a5e8a3b5dbb6c29dbe86fbfe2a64", 1837056, "landslide4sense",
+        _L4S + 'images/image_461.h5'),
+    "landslide4sense-sample/img/image_525.h5": MirrorFile(
+        "ca39664d24a4ae131b00ab07ca6b36c88380cb3c5545d935351ad71b34036dd4", 1837056, "landslide4sense",
+        _L4S + 'images/image_525.h5'),
+    "landslide4sense-sample/img/image_600.h5": MirrorFile(
+        "c458509b4fc31a18f23baddb660d88f109f5519e9b854b424305483551f6e3b7", 1837056, "landslide4sense",
+        _L4S + 'images/image_600.h5'),
+    "landslide4sense-sample/img/image_72.h5": MirrorFile(
+        "d8fbf77711e4e49e58872cd60b155d018e564fd8f4a76de4af12c595fe619074", 1837056, "landslide4sense",
+        _L4S + 'images/image_72.h5'),
+    "landslide4sense-sample/img/image_800.h5": MirrorFile(
+        "318a35a400d9ed2d6c31237505435580c3eceea59144e3a37984eda127e34d9a", 1837056, "landslide4sense",
+        _L4S + 'images/image_800.h5'),
+    "landslide4sense-sample/mask/mask_1.h5": MirrorFile(
+        "5ab8737ab1c08d51ace62c5d02a21b78944baf6dbc6f942f71cc07696319f8b6", 18432, "landslide4sense",
+        _L4S + 'masks/mask_1.h5'),
+    "landslide4sense-sample/mask/mask_16.h5": MirrorFile(
+        "de8e3360501871618cb2998e31d0d22256b080a8b8a808ffc7b6052914eea12c", 18432, "landslide4sense",
+        _L4S + 'masks/mask_16.h5'),
+    "landslide4sense-sample/mask/mask_253.h5": MirrorFile(
+        "02d3265872b3d0170ecaf94bcfd1cbe1a3da5bba0a8212c5f65207ce88b102c7", 18432, "landslide4sense",
+        _L4S + 'masks/mask_253.h5'),
+    "landslide4sense-sample/mask/mask_27.h5": MirrorFile(
+        "dcec216e755bb997bf3915bb6e4a0262f9a5de5c974046b02dbfbc8c6d5b9ea6", 18432, "landslide4sense",
+        _L4S + 'masks/mask_27.h5'),
+    "landslide4sense-sample/mask/mask_3.h5": MirrorFile(
+        "fc21e7ac2e5f0ae4551a97f9f97bd5d996eef7c6aedcbc312e15691b19be1bf0", 18432, "landslide4sense",
+        _L4S + 'masks/mask_3.h5'),
+    "landslide4sense-sample/mask/mask_300.h5": MirrorFile(
+        "d9cf6adcca80c4126af916a9f382bed52f24daa0c527eb1fd46e179d1a5289bf", 18432, "landslide4sense",
+        _L4S + 'masks/mask_300.h5'),
+    "landslide4sense-sample/mask/mask_38.h5": MirrorFile(
+        "a8843c09eeb2bb505986d8913a41187ef9aac23f5f772e1330237cd99fd76c16", 18432, "landslide4sense",
+        _L4S + 'masks/mask_38.h5'),
+    "landslide4sense-sample/mask/mask_40.h5": MirrorFile(
+        "36cd0142eeaf8390b0e018f46115eaa4b2c9cebd489833c9ba7ebc3dc4d84967", 18432, "landslide4sense",
+        _L4S + 'masks/mask_40.h5'),
+    "landslide4sense-sample/mask/mask_41.h5": MirrorFile(
+        "c501ebb932b6b0bb0251a6fb963e0289f747842c4265d1ba66fc9877aec25585", 18432, "landslide4sense",
+        _L4S + 'masks/mask_41.h5'),
+    "landslide4sense-sample/mask/mask_45.h5": MirrorFile(
+        "3f55b487635c3ec1499f5836799aaca872041c537e57ab6443c41c7fe493915c", 18432, "landslide4sense",
+        _L4S + 'masks/mask_45.h5'),
+    "landslide4sense-sample/mask/mask_461.h5": MirrorFile(
+        "8d4b324ec938dbff95f647c670a0cdd31ca64749f4f69874e14521ca4adcab08", 18432, "landslide4sense",
+        _L4S + 'masks/mask_461.h5'),
+    "landslide4sense-sample/mask/mask_525.h5": MirrorFile(
+        "7b4e8ebc2a31ff22e997428b50c57d3a3f9950accecc57773ffdb06dc4bafa04", 18432, "landslide4sense",
+        _L4S + 'masks/mask_525.h5'),
+    "landslide4sense-sample/mask/mask_600.h5": MirrorFile(
+        "b88f000b5ebba7ab8e7c7c2327c8b1092f4029aab7c521a3c037f332a79b6b97", 18432, "landslide4sense",
+        _L4S + 'masks/mask_600.h5'),
+    "landslide4sense-sample/mask/mask_72.h5": MirrorFile(
+        "87e1ba8afb7cfc17a8873825411e89cc71061a662c8e1c765a9a7e655f2f115f", 18432, "landslide4sense",
+        _L4S + 'masks/mask_72.h5'),
+    "landslide4sense-sample/mask/mask_800.h5": MirrorFile(
+        "75375875fa90d0426df93cfb52badf5f5a259faa46de2dd970a31b716fee6069", 18432, "landslide4sense",
+        _L4S + 'masks/mask_800.h5'),
 }
 
 
