@@ -105,7 +105,7 @@ def test_check_same_grid():
 
 
 def test_align_scene_recovers_simulated_misregistration():
-    from s2slide import simulate
+    from s2slide.data import simulate
 
     ds = simulate.scene("luding", misregistration=(1.5, -1.0))
     out, warp = align.align_scene(ds)

@@ -70,7 +70,7 @@ def test_to_pixels_and_label_image_round_trip():
 
 
 def test_index_features_on_a_simulated_scene():
-    from s2slide import simulate
+    from s2slide.data import simulate
 
     ds = simulate.scene("luding", shape=(32, 40))
     f = cluster.index_features(ds)

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from s2slide import data
+from s2slide import config, data
 from s2slide.errors import (InvalidInputError, MissingBandError, NetworkUnavailableError,
                             SceneNotFoundError)
 
@@ -63,7 +63,7 @@ def test_cache_round_trip_is_faster_and_identical(capsys):
 
 def test_tampered_cache_is_rebuilt(capsys):
     data.load_scene("luding", seed=1, **SMALL)
-    tif = next((data.config.cache_dir() / "scenes").glob("luding-simulated-*.tif"))
+    tif = next((config.cache_dir() / "scenes").glob("luding-simulated-*.tif"))
     with open(tif, "r+b") as fh:
         fh.seek(-8, 2)
         fh.write(b"\x00garbage")
@@ -180,7 +180,7 @@ def test_describe_bands():
 
 def test_live_route_is_probed_once_per_load(monkeypatch, online):
     """auto and live ask live.reachable once; live still refuses an unreachable route."""
-    from s2slide import live, simulate
+    from s2slide.data import live, simulate
 
     probes = []
 
@@ -204,7 +204,7 @@ def test_live_route_is_probed_once_per_load(monkeypatch, online):
 
 def test_auto_prefers_live_when_reachable_and_caches_it(monkeypatch, capsys, online):
     """The live tier is faked (no network): auto picks it, passes bands on, caches the result."""
-    from s2slide import live, simulate
+    from s2slide.data import live, simulate
 
     calls = []
 

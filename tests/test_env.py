@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from s2slide import env
+from s2slide.data import net
 
 
 def test_probes_answer_at_once_offline():
@@ -17,7 +18,7 @@ def test_probes_answer_at_once_offline():
 
 def test_unreachable_host_is_reported_within_the_timeout(online):
     t0 = time.perf_counter()
-    ok, detail = env.reachable("http://127.0.0.1:9/", timeout=0.5)  # discard port: refused
+    ok, detail = net.reachable("http://127.0.0.1:9/", timeout=0.5)  # discard port: refused
     assert not ok and "unreachable" in detail
     assert time.perf_counter() - t0 < 2.0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from s2slide import harmonize
+from s2slide.data import harmonize
 from s2slide.errors import InvalidInputError
 
 

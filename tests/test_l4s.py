@@ -1,4 +1,4 @@
-"""s2slide.l4s: the Landslide4Sense reader on files written in the real format (HDF5)."""
+"""s2slide.data.l4s: the Landslide4Sense reader on files written in the real format (HDF5)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
-from s2slide import bands, l4s
+from s2slide.data import bands, l4s
 from s2slide.errors import (InvalidInputError, MissingBandError, NetworkUnavailableError,
                             ShapeMismatchError)
 

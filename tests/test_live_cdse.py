@@ -22,8 +22,8 @@ from rasterio.transform import from_origin
 from loopback import LoopbackServer, Request
 from s2slide.errors import (AuthenticationError, ChecksumError, DownloadError,
                             MissingBandError, NetworkUnavailableError, SceneNotFoundError)
-from s2slide.live import _grid, cdse
-from s2slide.scenes import SceneSpec
+from s2slide.data.live import _grid, cdse
+from s2slide.data.scenes import SceneSpec
 
 USER, PASSWORD = "student@example.org", "s3cret-Pa55"
 SPEC = SceneSpec(name="testarea", epsg=32647, left=799_340.0, top=3_276_320.0,

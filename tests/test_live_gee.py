@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 
 from loopback import LoopbackServer
-from s2slide import live
+from s2slide.data import live
 from s2slide.errors import AuthenticationError, NetworkUnavailableError, NoValidDataError
-from s2slide.live import gee
-from s2slide.scenes import get_scene
+from s2slide.data.live import gee
+from s2slide.data.scenes import get_scene
 
 
 @pytest.fixture
@@ -122,7 +122,7 @@ def test_every_geemap_map_call_passes_ee_initialize_false():
 
 
 def test_import_is_light():
-    code = "import sys, s2slide.live.gee; assert 'geemap' not in sys.modules"
+    code = "import sys, s2slide.data.live.gee; assert 'geemap' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 

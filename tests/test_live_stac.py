@@ -18,11 +18,11 @@ import rasterio
 from rasterio.transform import from_origin
 
 from loopback import LoopbackServer, Request
-from s2slide import live
+from s2slide.data import live
 from s2slide.errors import (CloudCoverError, MissingBandError, NetworkUnavailableError,
                             S2SlideError, SceneNotFoundError)
-from s2slide.live import _grid, stac
-from s2slide.scenes import SceneSpec, get_scene
+from s2slide.data.live import _grid, stac
+from s2slide.data.scenes import SceneSpec, get_scene
 
 SPEC = get_scene("luding")
 MARGIN = 100  # tile pixels (20 m) around the scene window

@@ -16,7 +16,7 @@ from s2slide.errors import InvalidInputError  # noqa: E402
 
 @pytest.fixture(scope="module")
 def scene():
-    from s2slide import simulate
+    from s2slide.data import simulate
 
     return simulate.scene("luding", shape=(32, 36))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from loopback import serve_folder
 
-from s2slide import registry
+from s2slide.data import registry
 from s2slide.errors import ChecksumError, DownloadError, InvalidInputError, NetworkUnavailableError
 
 

@@ -166,8 +166,8 @@ def test_stac_tile_takes_the_offset_from_the_item(monkeypatch):
     import odc.stac
     import xarray as xr
 
-    from s2slide import env
-    from s2slide.live import stac
+    from s2slide.data import net
+    from s2slide.data.live import stac
 
     def item(name, when, cloud, tile="MGRS-47RQQ", **props):
         return types.SimpleNamespace(id=name, datetime=datetime.datetime(*when), properties={
@@ -185,7 +185,7 @@ def test_stac_tile_takes_the_offset_from_the_item(monkeypatch):
         dn = xr.DataArray(np.full((1, 4, 4), 2000, np.uint16), dims=("time", "y", "x"))
         return xr.Dataset({b: dn for b in bands}).chunk(x=kw["chunks"]["x"], y=kw["chunks"]["y"])
 
-    monkeypatch.setattr(env, "reachable", lambda url, **kw: (True, "reachable"))
+    monkeypatch.setattr(net, "reachable", lambda url, **kw: (True, "reachable"))
     monkeypatch.setattr(stac, "open_client", lambda cat, **kw: None)
     monkeypatch.setattr(stac, "search_items", lambda client, cat, *, start, **kw: found[start.year])
     monkeypatch.setattr(odc.stac, "load", load)

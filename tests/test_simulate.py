@@ -1,4 +1,4 @@
-"""s2slide.simulate: the data contract, determinism, and real-world statistics it must hold to."""
+"""s2slide.data.simulate: the data contract, determinism, and real-world statistics it must hold to."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from s2slide import bands, harmonize, scenes, simulate
+from s2slide.data import bands, harmonize, scenes, simulate
 from s2slide.errors import InvalidInputError, SceneNotFoundError
 
 
@@ -61,7 +61,7 @@ def test_contract_attrs(luding):
     assert a["resolution_m"] == 20.0 and a["seed"] == 0
     assert a["misregistration_px"] == [0.6, -0.4]
     prov = json.loads(a["provenance"])
-    assert prov["generator"] == "s2slide.simulate" and prov["seed"] == 0
+    assert prov["generator"] == "s2slide.data.simulate" and prov["seed"] == 0
     assert "pre_boa_add_offset" not in a          # only on the raw-DN dataset
 
 

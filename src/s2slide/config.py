@@ -21,6 +21,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+#: The live endpoints the course can use (see book/data.md).
+ENDPOINTS: dict[str, str] = {
+    "Earth Search STAC": "https://earth-search.aws.element84.com/v1",
+    "Planetary Computer STAC": "https://planetarycomputer.microsoft.com/api/stac/v1",
+    "Copernicus Data Space": "https://catalogue.dataspace.copernicus.eu/odata/v1/Products",
+    "Earth Engine": "https://earthengine.googleapis.com",
+    "Zenodo (Landslide4Sense)": "https://zenodo.org",
+    "GitHub (sample files)": "https://raw.githubusercontent.com",
+}
+
 _TRUE = {"1", "true", "yes", "on"}
 
 

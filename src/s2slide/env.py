@@ -7,23 +7,14 @@ from __future__ import annotations
 
 import os
 import platform
-import socket
 import time
 from dataclasses import dataclass
 from importlib import metadata
-from urllib.parse import urlparse
 
 from s2slide import config
+from s2slide.config import ENDPOINTS
+from s2slide.data.net import reachable
 
-#: The live endpoints the course can use (see book/data.md).
-ENDPOINTS: dict[str, str] = {
-    "Earth Search STAC": "https://earth-search.aws.element84.com/v1",
-    "Planetary Computer STAC": "https://planetarycomputer.microsoft.com/api/stac/v1",
-    "Copernicus Data Space": "https://catalogue.dataspace.copernicus.eu/odata/v1/Products",
-    "Earth Engine": "https://earthengine.googleapis.com",
-    "Zenodo (Landslide4Sense)": "https://zenodo.org",
-    "GitHub (sample files)": "https://raw.githubusercontent.com",
-}
 
 
 @dataclass(frozen=True)
@@ -44,22 +35,6 @@ def in_colab() -> bool:
     except ImportError:
         return False
     return True
-
-
-def reachable(url: str, *, timeout: float = 2.0) -> tuple[bool, str]:
-    """Can a TCP connection be opened to the host of ``url`` within ``timeout`` seconds?
-
-    Returns ``(False, reason)`` at once when ``S2SLIDE_OFFLINE``/``CI`` is set.
-    """
-    if config.offline():
-        return False, "skipped: offline mode (S2SLIDE_OFFLINE or CI is set)"
-    parsed = urlparse(url)
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parsed.hostname or "", port), timeout=timeout):
-            return True, "reachable"
-    except OSError as err:
-        return False, f"unreachable ({err.__class__.__name__}: {err})"
 
 
 def check_endpoints(timeout: float = 2.0) -> list[Reachability]:

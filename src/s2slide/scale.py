@@ -496,7 +496,7 @@ def stac_tile(*, bbox: tuple = LUDING_REGION, dates: tuple = LUDING_DATES, chunk
     The least cloudy post-event item over ``bbox``, and the least cloudy pre-event item of the
     same MGRS tile; red and NIR (B04, B08) at 10 m, converted chunk by chunk to reflectance 0-1
     with each item's BOA offset as chapter 1's STAC route decides it
-    (:func:`s2slide.live.stac.item_offset`). Same variables as :func:`simulated_tile` except
+    (:func:`s2slide.data.live.stac.item_offset`). Same variables as :func:`simulated_tile` except
     ``truth``: there are no labels for a real tile.
 
     Raises
@@ -508,11 +508,12 @@ def stac_tile(*, bbox: tuple = LUDING_REGION, dates: tuple = LUDING_DATES, chunk
     """
     from datetime import date
 
-    from s2slide import env, harmonize
-    from s2slide.live import stac
+    from s2slide.data import harmonize
+    from s2slide.data.net import reachable
+    from s2slide.data.live import stac
 
     cat = stac.get_catalog("earth-search")
-    ok, why = env.reachable(cat.url)
+    ok, why = reachable(cat.url)
     if not ok:
         raise NetworkUnavailableError(f"{cat.name} is not reachable ({why}); use "
                                       "simulated_tile() offline, or run this online.")
@@ -552,7 +553,7 @@ def gee_threshold_map(*, bbox: tuple = LUDING_REGION, dates: tuple = LUDING_DATE
     and after, NDVI from B8 and B4, dNDVI = post - pre, mask = dNDVI < ``threshold``; the area
     flagged is summed on Google's servers; with ``export=True`` the mask is exported to Google
     Drive (10 m, GeoTIFF) as a batch task. Earth Engine must be initialised
-    (:func:`s2slide.live.gee.initialize`).
+    (:func:`s2slide.data.live.gee.initialize`).
 
     Returns
     -------
@@ -560,7 +561,7 @@ def gee_threshold_map(*, bbox: tuple = LUDING_REGION, dates: tuple = LUDING_DATE
         ``dndvi`` and ``mask`` (ee.Image), ``region`` (ee.Geometry), ``scar_km2`` (float) and
         ``task`` (the export task, or None).
     """
-    from s2slide.live import gee
+    from s2slide.data.live import gee
 
     ee = gee._require_initialized()
     region = ee.Geometry.Rectangle(list(bbox))

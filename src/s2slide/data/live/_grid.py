@@ -1,7 +1,7 @@
 """Helpers shared by the live routes: the scene grid, SCL masks, slope, the contract Dataset.
 
 Every route (STAC, Copernicus Data Space, Earth Engine) reads Sentinel-2 digital numbers onto
-the grid of :mod:`s2slide.scenes` and hands them to :func:`assemble`, so that all three return
+the grid of :mod:`s2slide.data.scenes` and hands them to :func:`assemble`, so that all three return
 exactly the :mod:`s2slide.data` contract.
 """
 
@@ -17,10 +17,10 @@ import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 from affine import Affine
 
-from s2slide import bands as s2bands
+from s2slide.data import bands as s2bands
 from s2slide.errors import (CloudCoverError, InvalidInputError, MissingBandError,
                             NetworkUnavailableError, NoValidDataError, SceneNotFoundError)
-from s2slide.scenes import SceneSpec, get_scene
+from s2slide.data.scenes import SceneSpec, get_scene
 
 #: SCL classes counted as cloud (cloud shadow, medium/high probability cloud, thin cirrus).
 SCL_CLOUD: frozenset[int] = frozenset({3, 8, 9, 10})
@@ -185,7 +185,7 @@ def valid_from_scl(scl: np.ndarray) -> np.ndarray:
     Returns
     -------
     ndarray of bool
-        False where the class is in :data:`s2slide.bands.SCL_INVALID` (no data, defective,
+        False where the class is in :data:`s2slide.data.bands.SCL_INVALID` (no data, defective,
         cloud shadow, clouds, thin cirrus), True elsewhere.
     """
     return ~np.isin(np.asarray(scl), list(s2bands.SCL_INVALID))

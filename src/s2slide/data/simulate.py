@@ -21,7 +21,7 @@ How a scene is made (one small function per step, in this order):
 5. **Clouds and shadows** (optional), a known sub-pixel **misregistration** of the post
    image, **sensor noise**, and quantisation to L2A digital numbers with each date's
    processing baseline (03.01 pre, 04.00 post for Luding: the post DNs carry +1000), which
-   :func:`scene` converts back with :mod:`s2slide.harmonize`.
+   :func:`scene` converts back with :mod:`s2slide.data.harmonize`.
 
 Class spectra (surface reflectance 0-1; bands B01 B02 B03 B04 B05 B06 B07 B08 B8A B09 B11
 B12) are typical values read from laboratory and image spectra resampled to Sentinel-2:
@@ -51,10 +51,10 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage, stats
 
-from s2slide import harmonize
-from s2slide.bands import L4S_CHANNELS, L4S_MEAN, L4S_STD, QUANTIFICATION_VALUE, S2_L2A_BANDS
+from s2slide.data import harmonize
+from s2slide.data.bands import L4S_CHANNELS, L4S_MEAN, L4S_STD, QUANTIFICATION_VALUE, S2_L2A_BANDS
 from s2slide.errors import InvalidInputError, SceneNotFoundError
-from s2slide.scenes import get_scene
+from s2slide.data.scenes import get_scene
 
 __all__ = ["PRESETS", "SPECTRA", "CLASSES", "Preset", "scene", "scene_dn", "l4s_patches",
            "landslide_areas", "sun_position", "terrain", "slope_aspect", "illumination"]
@@ -149,7 +149,7 @@ PRESETS: dict[str, Preset] = {
 def _preset(name: str) -> Preset:
     if not isinstance(name, str) or name.lower() not in PRESETS:
         raise SceneNotFoundError(
-            f"no simulation preset {name!r}; s2slide.simulate knows {', '.join(sorted(PRESETS))} "
+            f"no simulation preset {name!r}; s2slide.data.simulate knows {', '.join(sorted(PRESETS))} "
             "(pass one of these names, e.g. simulate.scene('luding'))")
     return PRESETS[name.lower()]
 
@@ -582,7 +582,7 @@ def _clouds(rng: np.random.Generator, shape: tuple[int, int], *, fraction: float
 
 def _sensor(rng: np.random.Generator, refl: np.ndarray, *, res_m: float) -> None:
     """Apply (in place) each band's native resolution (box average) and sensor noise."""
-    from s2slide.bands import BANDS
+    from s2slide.data.bands import BANDS
 
     for b, name in enumerate(S2_L2A_BANDS):
         size = int(round(BANDS[name].resolution_m / res_m))
@@ -764,7 +764,7 @@ def scene(name: str = "luding", *, seed: int = 0, shape: tuple[int, int] | None 
     xarray.Dataset
         ``pre``, ``post`` (float32 reflectance 0-1, dims (band, y, x), 12 L2A bands),
         ``dem`` (m), ``slope`` (deg), ``valid`` (bool), ``truth`` (uint8, new landslides only,
-        pixels at least half covered) on the grid of :func:`s2slide.scenes.get_scene`;
+        pixels at least half covered) on the grid of :func:`s2slide.data.scenes.get_scene`;
         attrs as in :mod:`s2slide.data`, ``source="simulated"``.
     """
     ds = scene_dn(name, seed=seed, shape=shape, clouds=clouds, misregistration=misregistration,
@@ -816,8 +816,8 @@ def _add_extras(ds: xr.Dataset, lay: dict, crop, cloudy: dict) -> None:
 def _attrs(preset: Preset, spec, *, seed: int, shift, params: dict) -> dict:
     from s2slide import __version__
 
-    label = f"{preset.title}, simulated (s2slide.simulate, seed {seed})"
-    provenance = {"generator": "s2slide.simulate", "version": __version__, "seed": int(seed),
+    label = f"{preset.title}, simulated (s2slide.data.simulate, seed {seed})"
+    provenance = {"generator": "s2slide.data.simulate", "version": __version__, "seed": int(seed),
                   "parameters": params, "data": "synthetic; no Copernicus or other real pixels",
                   "references": ["Malamud et al. 2004, ESPL 29:687-711 (landslide areas)",
                                  "USGS Spectral Library v7 (Kokaly et al. 2017)",
@@ -964,7 +964,7 @@ def l4s_patches(n: int, *, seed: int = 0, size: int = 128,
     Returns
     -------
     images : ndarray of float32, shape (n, size, size, 14)
-        Channels in the order of :data:`s2slide.bands.L4S_CHANNELS` (B01-B12 incl. B10, slope,
+        Channels in the order of :data:`s2slide.data.bands.L4S_CHANNELS` (B01-B12 incl. B10, slope,
         DEM), scaled linearly so that each channel's mean and std over many patches (of the
         same ``landscapes``) match the raw statistics of the real files (``bands.L4S_MEAN`` /
         ``L4S_STD``); normalise with ``(x - L4S_MEAN) / L4S_STD`` as the official baseline does.

@@ -17,11 +17,11 @@ Steps, each a small function you can call on its own:
 
 Endpoints are module constants, overridden by arguments or by the environment variables
 ``CDSE_TOKEN_URL``, ``CDSE_ODATA_URL`` and ``CDSE_DOWNLOAD_URL``. The DEM is the Copernicus
-DEM GLO-30 from Earth Search (no account), see :func:`s2slide.live.stac.load_dem`.
+DEM GLO-30 from Earth Search (no account), see :func:`s2slide.data.live.stac.load_dem`.
 
 Example
 -------
->>> from s2slide.live import cdse
+>>> from s2slide.data.live import cdse
 >>> session = cdse.CDSESession()   # asks for the password on first use  # doctest: +SKIP
 >>> area = cdse.scene_polygon("luding")                                 # doctest: +SKIP
 >>> hits = session.search(area, "2021-11-04", "2021-11-06")             # doctest: +SKIP
@@ -42,12 +42,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from s2slide import config, harmonize
-from s2slide.env import ENDPOINTS
+from s2slide import config
+from s2slide.data import harmonize
+from s2slide.config import ENDPOINTS
 from s2slide.errors import AuthenticationError, ChecksumError, DownloadError
-from s2slide.live import _grid
-from s2slide.live._grid import Acquisition
-from s2slide.scenes import SceneSpec
+from s2slide.data.live import _grid
+from s2slide.data.live._grid import Acquisition
+from s2slide.data.scenes import SceneSpec
 
 TOKEN_URL = ("https://identity.dataspace.copernicus.eu/auth/realms/CDSE/protocol/"
              "openid-connect/token")
@@ -559,7 +560,7 @@ def load_date(session: CDSESession, spec: SceneSpec, bands: Sequence[str], targe
 
 
 def _load_dem(spec: SceneSpec, catalog: Any) -> tuple[np.ndarray, dict[str, Any]]:
-    from s2slide.live import stac
+    from s2slide.data.live import stac
 
     cat = stac.get_catalog(catalog)
     return stac.load_dem(stac.open_client(cat), cat, spec)
@@ -578,7 +579,7 @@ def load_cdse(name: str | SceneSpec, *, bands: Sequence[str] | None = None,
     name : str or SceneSpec
         ``"luding"`` (the seed's route) or ``"barhabise"``.
     bands, pre_date, post_date, max_cloud, search_days
-        As :func:`s2slide.live.load_live`.
+        As :func:`s2slide.data.live.load_live`.
     max_candidates : int
         Products downloaded per date (about 1 GB each) before CloudCoverError.
     credentials : Credentials, optional

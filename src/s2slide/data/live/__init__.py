@@ -4,19 +4,19 @@ Three routes, one contract (see :mod:`s2slide.data`):
 
 ``"stac"`` (default, no account)
     Earth Search (or ``catalog="planetary-computer"``): windowed reads of Cloud-Optimised
-    GeoTIFFs with pystac-client + odc-stac; :mod:`s2slide.live.stac`.
+    GeoTIFFs with pystac-client + odc-stac; :mod:`s2slide.data.live.stac`.
 ``"cdse"`` (Copernicus Data Space account, the route of seed 000)
     OData search, resumable download of the SAFE zip, band files cropped with rasterio;
     credentials from ``CDSE_USERNAME``/``CDSE_PASSWORD`` or a getpass prompt;
-    :mod:`s2slide.live.cdse`.
+    :mod:`s2slide.data.live.cdse`.
 ``"gee"`` (Google Earth Engine account and Cloud project, the route of seed 001)
     ``COPERNICUS/S2_SR_HARMONIZED`` pixels with ``ee.data.computePixels``; project from
-    ``EE_PROJECT`` or a prompt; :mod:`s2slide.live.gee`.
+    ``EE_PROJECT`` or a prompt; :mod:`s2slide.data.live.gee`.
 
 Chapters normally call ``data.load_scene("luding", source="live")``, which calls
 :func:`load_live` and caches the result on disk. Direct use::
 
-    from s2slide import live
+    from s2slide.data import live
     live.reachable("stac")                      # True / False within about 2 s
     ds = live.load_live("luding")               # Earth Search, the seed's dates
     ds = live.load_live("luding", route="cdse")  # asks for the CDSE password if not in env
@@ -62,14 +62,14 @@ def reachable(route: str = "stac", *, timeout: float = 2.0, **options: Any) -> b
     if config.offline():
         return False
     if route == "stac":
-        from s2slide.live import stac
+        from s2slide.data.live import stac
 
         return stac.reachable(options.get("catalog", "earth-search"), timeout=timeout)
     if route == "cdse":
-        from s2slide.live import cdse
+        from s2slide.data.live import cdse
 
         return cdse.reachable(timeout=timeout)
-    from s2slide.live import gee
+    from s2slide.data.live import gee
 
     return bool(gee.available(timeout=timeout))
 
@@ -83,7 +83,7 @@ def load_live(name: str, *, route: str = "stac", catalog: str = "earth-search",
     Parameters
     ----------
     name : str
-        ``"luding"`` or ``"barhabise"`` (grids and seed dates in :mod:`s2slide.scenes`).
+        ``"luding"`` or ``"barhabise"`` (grids and seed dates in :mod:`s2slide.data.scenes`).
     route : str
         ``"stac"``, ``"cdse"`` or ``"gee"`` (see :data:`ROUTES`).
     catalog : str
@@ -126,15 +126,15 @@ def load_live(name: str, *, route: str = "stac", catalog: str = "earth-search",
     common = dict(bands=bands, pre_date=pre_date, post_date=post_date, max_cloud=max_cloud,
                   search_days=search_days)
     if route == "stac":
-        from s2slide.live import stac
+        from s2slide.data.live import stac
 
         loader, common = stac.load_stac, {**common, "catalog": catalog}
     elif route == "cdse":
-        from s2slide.live import cdse
+        from s2slide.data.live import cdse
 
         loader = cdse.load_cdse
     else:
-        from s2slide.live import gee
+        from s2slide.data.live import gee
 
         loader = gee.load_gee
     _check_options(loader, options, route)

@@ -354,7 +354,7 @@ def _entry(relpath: str) -> MirrorFile:
         folders = sorted({p.split("/")[0] for p in FILES})
         raise InvalidInputError(
             f"{relpath!r} is not a registered sample file; registered folders: "
-            f"{', '.join(folders)} (see s2slide.registry.FILES for every path)") from None
+            f"{', '.join(folders)} (see s2slide.data.registry.FILES for every path)") from None
 
 
 def url(relpath: str) -> str:

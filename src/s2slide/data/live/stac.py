@@ -5,7 +5,7 @@ alternative (its asset addresses are signed with the ``planetary_computer`` pack
 :func:`load_stac` searches items with pystac-client around each date, picks the nearest
 acquisition whose window is clear enough (SCL), and reads *only the window* of the needed
 Cloud-Optimised GeoTIFFs with odc-stac (HTTP range requests; no tile is downloaded whole)
-onto the grid of :mod:`s2slide.scenes`. The Copernicus DEM GLO-30 of the same catalogue gives
+onto the grid of :mod:`s2slide.data.scenes`. The Copernicus DEM GLO-30 of the same catalogue gives
 ``dem`` (bilinear) and ``slope``.
 
 Harmonisation -- what this module decided
@@ -17,7 +17,7 @@ scale/offset, so nothing is applied twice. The BOA offset is taken per item:
    ``DN - 1000`` in their COGs, so reflectance = DN / 10000 (offset 0), whatever
    ``raster:bands`` says.
 2. Otherwise the offset follows ``s2:processing_baseline`` (-1000 from 04.00 on, else 0;
-   the acquisition date when the baseline is missing), see :mod:`s2slide.harmonize`.
+   the acquisition date when the baseline is missing), see :mod:`s2slide.data.harmonize`.
 3. Because that flag is known to be wrong on some items (Element84/earth-search issues 66
    and 71), a -1000 offset is checked on the pixels: if clear land is mostly below DN 1000,
    the offset was evidently applied already; a warning says so and offset 0 is used.
@@ -26,7 +26,7 @@ The choice is recorded per date in the provenance (``offset``, ``offset_note``).
 
 Example
 -------
->>> from s2slide.live import stac
+>>> from s2slide.data.live import stac
 >>> ds = stac.load_stac("luding")                               # doctest: +SKIP
 >>> ds = stac.load_stac("luding", catalog="planetary-computer")  # doctest: +SKIP
 """
@@ -40,13 +40,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from s2slide import bands as s2bands
-from s2slide import harmonize
-from s2slide.env import ENDPOINTS
+from s2slide.data import bands as s2bands
+from s2slide.data import harmonize
+from s2slide.config import ENDPOINTS
 from s2slide.errors import InvalidInputError, NoValidDataError
-from s2slide.live import _grid
-from s2slide.live._grid import Acquisition
-from s2slide.scenes import SceneSpec
+from s2slide.data.live import _grid
+from s2slide.data.live._grid import Acquisition
+from s2slide.data.scenes import SceneSpec
 
 EARTH_SEARCH_URL = ENDPOINTS["Earth Search STAC"]
 PLANETARY_COMPUTER_URL = ENDPOINTS["Planetary Computer STAC"]
@@ -292,7 +292,7 @@ def load_stac(name: str | SceneSpec, *, catalog: str | Catalog = "earth-search",
     Parameters
     ----------
     name : str or SceneSpec
-        Scene name (``"luding"``, ``"barhabise"``) or a :class:`~s2slide.scenes.SceneSpec`.
+        Scene name (``"luding"``, ``"barhabise"``) or a :class:`~s2slide.data.scenes.SceneSpec`.
     catalog : str or Catalog
         ``"earth-search"`` (default) or ``"planetary-computer"``.
     bands : sequence of str, optional

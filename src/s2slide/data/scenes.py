@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from s2slide.bands import SEED000_BANDS
+from s2slide.data.bands import SEED000_BANDS
 from s2slide.errors import SceneNotFoundError
 
 

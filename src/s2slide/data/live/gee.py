@@ -13,7 +13,7 @@ with ``ee.data.computePixels`` straight onto the scene grid; the DEM is
 
 Example
 -------
->>> from s2slide.live import gee
+>>> from s2slide.data.live import gee
 >>> ok = gee.available()            # Availability(ok=False, reason='offline: ...') offline
 >>> if ok:                          # doctest: +SKIP
 ...     gee.initialize()            # project from EE_PROJECT or a prompt
@@ -34,9 +34,9 @@ import numpy as np
 from s2slide import config
 from s2slide.errors import (AuthenticationError, NetworkUnavailableError,
                             NoValidDataError)
-from s2slide.live import _grid
-from s2slide.live._grid import Acquisition
-from s2slide.scenes import SceneSpec
+from s2slide.data.live import _grid
+from s2slide.data.live._grid import Acquisition
+from s2slide.data.scenes import SceneSpec
 
 COLLECTION = "COPERNICUS/S2_SR_HARMONIZED"
 DEM_COLLECTION = "COPERNICUS/DEM/GLO30"
@@ -159,7 +159,7 @@ def _require_initialized() -> Any:
 
     if not ee.data.is_initialized():
         raise AuthenticationError("Earth Engine is not initialised: call "
-                                  "s2slide.live.gee.initialize() first (after gee.available())")
+                                  "s2slide.data.live.gee.initialize() first (after gee.available())")
     return ee
 
 
@@ -235,7 +235,7 @@ def _day_image(spec: SceneSpec, ids: Sequence[str], bands: Sequence[str]) -> tup
 def load_date(spec: SceneSpec, bands: Sequence[str], target: date, *, search_days: int,
               max_cloud: float, max_candidates: int) -> tuple[np.ndarray, np.ndarray, Acquisition]:
     """Reflectance (band, y, x), clear mask and provenance of the date nearest ``target``."""
-    from s2slide import harmonize
+    from s2slide.data import harmonize
 
     days = _days(spec, target - timedelta(days=search_days), target + timedelta(days=search_days))
     if not days:
@@ -281,7 +281,7 @@ def load_gee(name: str | SceneSpec, *, bands: Sequence[str] | None = None,
     Parameters
     ----------
     name, bands, pre_date, post_date, max_cloud, search_days
-        As :func:`s2slide.live.load_live`.
+        As :func:`s2slide.data.live.load_live`.
     max_candidates : int
         Dates whose window is computed before CloudCoverError.
     project : str, optional

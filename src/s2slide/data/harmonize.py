@@ -14,7 +14,7 @@ from datetime import date
 
 import numpy as np
 
-from s2slide.bands import BOA_ADD_OFFSET_PB04, PB04_START, QUANTIFICATION_VALUE
+from s2slide.data.bands import BOA_ADD_OFFSET_PB04, PB04_START, QUANTIFICATION_VALUE
 from s2slide.errors import InvalidInputError
 
 

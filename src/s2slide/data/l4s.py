@@ -3,9 +3,9 @@
 The data set holds 128 x 128 px patches at about 10 m: ``img/image_N.h5`` (HDF5 dataset
 ``img``, float, 128 x 128 x 14) and ``mask/mask_N.h5`` (dataset ``mask``, 128 x 128, 0/1).
 Channels: Sentinel-2 B1-B12 (with B10, without B8A), ALOS PALSAR slope, then DEM
-(:data:`s2slide.bands.L4S_CHANNELS`). The files are already rescaled by the authors; the
+(:data:`s2slide.data.bands.L4S_CHANNELS`). The files are already rescaled by the authors; the
 official baseline normalises each channel with fixed means and standard deviations
-(:data:`s2slide.bands.L4S_MEAN`, :data:`~s2slide.bands.L4S_STD`).
+(:data:`s2slide.data.bands.L4S_MEAN`, :data:`~s2slide.data.bands.L4S_STD`).
 
 Seed 001 keeps six channels (:data:`SEED001_CHANNELS`): red, green, blue and near-infrared,
 which show bare soil against vegetation, plus slope and elevation, because landslides
@@ -13,7 +13,7 @@ happen on steep ground; the same six can be built from any Sentinel-2 scene with
 which is what transfer to a new area needs.
 
 Online, :func:`download` fetches the data set from Zenodo (DOI 10.5281/zenodo.10463239);
-offline, :func:`load_patches` falls back to ``s2slide.simulate.l4s_patches``. Chapter 6.
+offline, :func:`load_patches` falls back to ``s2slide.data.simulate.l4s_patches``. Chapter 6.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from typing import Sequence
 
 import numpy as np
 
-from s2slide import bands, config
+from s2slide import config
+from s2slide.data import bands
 from s2slide.errors import (ChecksumError, DownloadError, InvalidInputError, MissingBandError,
                             NetworkUnavailableError, ShapeMismatchError)
 
@@ -66,7 +67,7 @@ def read_patch(image_path: str | Path,
     Returns
     -------
     image : ndarray
-        float32, (128, 128, 14), channels :data:`s2slide.bands.L4S_CHANNELS`, file units.
+        float32, (128, 128, 14), channels :data:`s2slide.data.bands.L4S_CHANNELS`, file units.
     mask : ndarray or None
         uint8, (128, 128), 1 = landslide.
     """
@@ -100,7 +101,7 @@ def write_patch(image_path: str | Path, image: np.ndarray, mask_path: str | Path
 
 
 def channel_indices(channels: Sequence[str] = SEED001_CHANNELS) -> list[int]:
-    """Positions of ``channels`` in :data:`s2slide.bands.L4S_CHANNELS` (``"B04"``, ``"slope"``)."""
+    """Positions of ``channels`` in :data:`s2slide.data.bands.L4S_CHANNELS` (``"B04"``, ``"slope"``)."""
     have = bands.L4S_CHANNELS
     missing = [c for c in channels if c not in have]
     if missing:
@@ -254,7 +255,7 @@ def load_patches(n: int, *, source: str = "auto", seed: int = 0,
     With ``source="auto"`` a failed download (no network, an HTTP error, a bad checksum) falls
     back to simulated patches and prints why; ``source="live"`` raises the error instead.
 
-    ``landscapes`` chooses the simulated landscapes (see :func:`s2slide.simulate.l4s_patches`);
+    ``landscapes`` chooses the simulated landscapes (see :func:`s2slide.data.simulate.l4s_patches`);
     leave the transfer target out of them, as the real Landslide4Sense regions leave it out.
 
     Returns
@@ -278,10 +279,10 @@ def load_patches(n: int, *, source: str = "auto", seed: int = 0,
                 raise
             print(f"Landslide4Sense download failed ({type(err).__name__}: {err}); "
                   "using simulated patches")
-    from s2slide import simulate
+    from s2slide.data import simulate
 
     raw, masks = simulate.l4s_patches(n, seed=seed, landscapes=landscapes)
     names = simulate._check_landscapes(landscapes)  # a plain "luding" is one name
     where = f"{' + '.join(names)} landscape, " if names else ""
-    label = f"simulated Landslide4Sense-format patches ({where}s2slide.simulate, seed {seed}), {n} patches"
+    label = f"simulated Landslide4Sense-format patches ({where}s2slide.data.simulate, seed {seed}), {n} patches"
     return normalise(raw, channels=channels), masks, label
