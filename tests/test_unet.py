@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from s2slide import pipeline
+from s2slide.models import inputs
 from s2slide.errors import InvalidInputError, TrainingError
 from s2slide.models import unet
 
@@ -52,8 +52,8 @@ def test_training_lowers_the_loss_and_keeps_best_checkpoint(tmp_path):
     images, masks = _tiny()
     model = unet.compile_unet(unet.build_unet(2, size=32, base_filters=4, depth=3),
                               loss="weighted_bce", pos_weight=3.0, learning_rate=1e-2)
-    train = pipeline.make_dataset(images, masks, batch_size=8, shuffle=True)
-    val = pipeline.make_dataset(images, masks, batch_size=8)
+    train = inputs.make_dataset(images, masks, batch_size=8, shuffle=True)
+    val = inputs.make_dataset(images, masks, batch_size=8)
     hist = unet.train_unet(model, train, val, epochs=6, checkpoint=tmp_path / "b.weights.h5",
                            monitor="val_loss", verbose=0)
     assert hist["loss"][-1] < hist["loss"][0]
@@ -68,7 +68,7 @@ def test_empty_data_and_nan_loss(tmp_path):
     images, masks = _tiny(4)
     model = unet.compile_unet(unet.build_unet(2, size=32, base_filters=4, depth=3))
     empty = tf.data.Dataset.from_tensor_slices((images[:0], masks[:0, ..., None] * 1.0)).batch(2)
-    good = pipeline.make_dataset(images, masks, batch_size=2)
+    good = inputs.make_dataset(images, masks, batch_size=2)
     with pytest.raises(TrainingError, match="empty"):
         unet.train_unet(model, empty, good, epochs=1, checkpoint=tmp_path / "c.weights.h5")
     bad = masks[..., None].astype(np.float32)

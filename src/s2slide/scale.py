@@ -335,7 +335,7 @@ def train_unet(feat: np.ndarray, truth: np.ndarray, *, patch: int = 64, n: int =
         The trained weights, to pass to :func:`unet_chunks` (small enough to ship to workers).
     """
     from s2slide.models.unet import build_unet, compile_unet
-    from s2slide.pipeline import positive_weight
+    from s2slide.models.inputs import positive_weight
 
     c, h, w = feat.shape
     if truth.shape != (h, w) or min(h, w) < patch:

@@ -216,7 +216,7 @@ def train_unet(model, train, val, *, epochs: int, checkpoint: str | Path,
     model : keras.Model
         A compiled model (:func:`compile_unet`).
     train, val : tf.data.Dataset
-        Batches of (image, mask) from :func:`s2slide.pipeline.make_datasets`.
+        Batches of (image, mask) from :func:`s2slide.models.inputs.make_datasets`.
     epochs : int
         Passes over the training set.
     checkpoint : str or Path

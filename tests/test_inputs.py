@@ -1,11 +1,11 @@
-"""s2slide.pipeline: seeded split, and augmentation that keeps image and mask aligned."""
+"""s2slide.models.inputs: seeded split, and augmentation that keeps image and mask aligned."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from s2slide import pipeline
+from s2slide.models import inputs
 from s2slide.errors import InvalidInputError, ShapeMismatchError, TrainingError
 
 
@@ -18,7 +18,7 @@ def _pairs(n=10, size=16, seed=0):
 
 def test_augmentation_keeps_image_and_mask_aligned():
     images, masks = _pairs()
-    ds = pipeline.make_dataset(images, masks, batch_size=5, augment=True, seed=3)
+    ds = inputs.make_dataset(images, masks, batch_size=5, augment=True, seed=3)
     changed = 0
     for _ in range(2):  # two epochs: fresh draws
         for x, y in ds:
@@ -34,9 +34,9 @@ def test_augmentation_keeps_image_and_mask_aligned():
 
 def test_same_seed_same_batches():
     images, masks = _pairs()
-    a = [x.numpy() for x, _ in pipeline.make_dataset(images, masks, batch_size=4, augment=True,
+    a = [x.numpy() for x, _ in inputs.make_dataset(images, masks, batch_size=4, augment=True,
                                                      shuffle=True, seed=7)]
-    b = [x.numpy() for x, _ in pipeline.make_dataset(images, masks, batch_size=4, augment=True,
+    b = [x.numpy() for x, _ in inputs.make_dataset(images, masks, batch_size=4, augment=True,
                                                      shuffle=True, seed=7)]
     assert len(a) == 2  # 10 patches, batches of 4: the partial batch is dropped in training
     assert all(np.array_equal(u, v) for u, v in zip(a, b))
@@ -45,29 +45,29 @@ def test_same_seed_same_batches():
 def test_split_80_20_seeded_and_stratified():
     masks = np.zeros((50, 4, 4), np.uint8)
     masks[:20, 0, 0] = 1
-    train, val = pipeline.split_indices(50, seed=1, stratify=masks.any(axis=(1, 2)))
+    train, val = inputs.split_indices(50, seed=1, stratify=masks.any(axis=(1, 2)))
     assert len(train) == 40 and len(val) == 10 and not set(train) & set(val)
     assert masks[val].any(axis=(1, 2)).sum() == 4  # 40 % of the validation patches too
-    again = pipeline.split_indices(50, seed=1, stratify=masks.any(axis=(1, 2)))
+    again = inputs.split_indices(50, seed=1, stratify=masks.any(axis=(1, 2)))
     assert np.array_equal(val, again[1])
 
 
 def test_bad_inputs():
     images, masks = _pairs(4)
     with pytest.raises(TrainingError, match="non-empty"):
-        pipeline.make_dataset(images[:0], masks[:0])
+        inputs.make_dataset(images[:0], masks[:0])
     with pytest.raises(TrainingError, match="at least 2"):
-        pipeline.split_indices(1)
+        inputs.split_indices(1)
     with pytest.raises(ShapeMismatchError, match="one"):
-        pipeline.make_dataset(images, masks[:3])
+        inputs.make_dataset(images, masks[:3])
     bad = images.copy()
     bad[0, 0, 0, 0] = np.nan
     with pytest.raises(InvalidInputError, match="NaN"):
-        pipeline.make_dataset(bad, masks)
+        inputs.make_dataset(bad, masks)
     with pytest.raises(InvalidInputError, match="0 and 1"):
-        pipeline.make_dataset(images, masks * 3)
+        inputs.make_dataset(images, masks * 3)
     with pytest.raises(TrainingError, match="larger than"):
-        pipeline.make_dataset(images, masks, batch_size=8, shuffle=True)
+        inputs.make_dataset(images, masks, batch_size=8, shuffle=True)
     with pytest.raises(TrainingError, match="no landslide"):
-        pipeline.positive_weight(np.zeros((2, 4, 4)))
-    assert pipeline.positive_weight(np.array([1, 0, 0, 0, 0])) == pytest.approx(2.0)
+        inputs.positive_weight(np.zeros((2, 4, 4)))
+    assert inputs.positive_weight(np.array([1, 0, 0, 0, 0])) == pytest.approx(2.0)
