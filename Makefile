@@ -39,9 +39,9 @@ mirror: venv
 # nothing changed re-executes nothing. The statistics page is filled from the results files
 # the chapters wrote, so the site is built a second time only if those changed.
 html: venv $(MIRROR_DEP)
-	@$(PY) -m s2slide.results $(STATS) >/dev/null
+	@$(PY) -m s2slide.records.results $(STATS) >/dev/null
 	$(BUILD)
-	@if [ "$$($(PY) -m s2slide.results $(STATS))" = changed ]; then $(BUILD); fi
+	@if [ "$$($(PY) -m s2slide.records.results $(STATS))" = changed ]; then $(BUILD); fi
 
 book: html
 	@echo "The book: $(abspath _build/html/index.html)"

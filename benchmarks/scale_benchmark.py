@@ -26,7 +26,8 @@ from pathlib import Path
 import dask
 import numpy as np
 
-from s2slide import carbon, scale
+from s2slide import scale
+from s2slide.records import carbon
 
 SIZES = {"quarter": (scale.TILE_PX // 2, scale.TILE_PX // 2),
          "half": (scale.TILE_PX, scale.TILE_PX // 2),

@@ -1,4 +1,4 @@
-"""s2slide.carbon and s2slide.footprint: offline, silent, nothing written, sensible numbers."""
+"""s2slide.records.carbon and s2slide.records.footprint: offline, silent, nothing written, sensible numbers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from s2slide import carbon, footprint
+from s2slide.records import carbon, footprint
 from s2slide.errors import InvalidInputError, S2SlideError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,10 +97,10 @@ def test_everyday_equivalents_match_seed_000():
     assert eq["domestic flight (m)"] == pytest.approx(5.8 / 246 * 1000)
     # the seed's development estimate: 30 x 5.8 g = 174 g
     assert footprint.development_estimate(seed["emissions_g"]) == pytest.approx(174.0)
-    assert footprint.implied_intensity(seed["emissions_g"], seed["energy_kwh"]) == pytest.approx(
+    assert carbon.implied_intensity(seed["emissions_g"], seed["energy_kwh"]) == pytest.approx(
         5.8 / 0.009029)
     with pytest.raises(InvalidInputError, match="energy"):
-        footprint.implied_intensity(1.0, 0.0)
+        carbon.implied_intensity(1.0, 0.0)
     with pytest.raises(InvalidInputError, match="non-negative"):
         footprint.equivalents(-1.0)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from s2slide import env
 from s2slide.data import net
+from s2slide.records import env
 
 
 def test_probes_answer_at_once_offline():

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from s2slide import config, errors, results
+from s2slide import config, errors
+from s2slide.records import results
 
 
 def test_every_error_is_an_s2slide_error_and_a_builtin():
@@ -61,7 +62,7 @@ def test_statistics_page_fragment(tmp_path):
 
 
 def test_statistics_lists_every_source_a_chapter_showed():
-    from s2slide import results
+    from s2slide.records import results
 
     table = results.statistics_markdown({"02_alignment": {"source": "simulated",
                                                           "sources": ["simulated", "mirror"]}})
@@ -69,7 +70,7 @@ def test_statistics_lists_every_source_a_chapter_showed():
 
 
 def test_statistics_numbers_are_plain():
-    from s2slide import results
+    from s2slide.records import results
 
     table = results.statistics_markdown({"05_autoencoder": {"footprint": {
         "duration_s": 16.84, "peak_memory_mb": 1234.5, "energy_kwh": 7.03e-05, "emissions_g": 0.0167}}})
@@ -79,7 +80,7 @@ def test_statistics_numbers_are_plain():
 def test_finish_shows_the_footprint_and_is_path_like(tmp_path, monkeypatch):
     import os
 
-    from s2slide import results
+    from s2slide.records import results
 
     monkeypatch.setenv("S2SLIDE_RESULTS", str(tmp_path))
     run = results.ChapterRun("99_test", track_carbon=False).start()

@@ -96,7 +96,7 @@ TEMPLATE = [
     ("markdown", "## Overview\n\n1. First learning objective.\n2. Second learning objective.\n3. Third learning objective.\n\n## Prerequisites\n\n| Concepts | Importance | Notes |\n|---|---|---|\n| [Chapter 1](01_data_access) | Necessary | `load_scene` |\n\n**Time to learn**: 30 minutes."),
     ("code", "COLAB"),
     ("code", "# parameters: the knobs a student or a test may change\nSOURCE = \"auto\"  # \"auto\", \"live\", \"mirror\" or \"simulated\"\nSEED = 0"),
-    ("code", "from s2slide import data, results\n\nrun = results.ChapterRun(\"{stem}\").start()"),
+    ("code", "from s2slide import data\nfrom s2slide.records import results\n\nrun = results.ChapterRun(\"{stem}\").start()"),
     ("markdown", "## A section\n\nOne sentence per line; say what the next cell shows."),
     ("markdown", "## Summary\n\n### What's next"),
     ("code", "run.finish()"),

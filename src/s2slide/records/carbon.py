@@ -70,11 +70,25 @@ class Footprint:
     @property
     def intensity_g_per_kwh(self) -> float:
         """Emissions per energy, g CO2e/kWh (the grid factor that was applied); NaN if no energy."""
-        from s2slide.footprint import implied_intensity  # footprint loads pandas: import late
-
         if not self.energy_kwh > 0:
             return float("nan")
         return implied_intensity(self.emissions_g, self.energy_kwh)
+
+
+def check_grams(emissions_g: float) -> float:
+    """``emissions_g`` as a float, or InvalidInputError unless it is a non-negative mass."""
+    value = float(emissions_g)
+    if not value >= 0:
+        raise InvalidInputError(f"emissions_g={emissions_g}: give a non-negative mass in g CO2e.")
+    return value
+
+
+def implied_intensity(emissions_g: float, energy_kwh: float) -> float:
+    """Grid carbon intensity in g CO2e/kWh implied by an emissions and an energy figure."""
+    if not energy_kwh > 0:
+        raise InvalidInputError(f"energy_kwh={energy_kwh}: the energy must be positive to "
+                                "divide by it; was the tracker stopped after some work?")
+    return check_grams(emissions_g) / float(energy_kwh)
 
 
 def peak_memory_mb() -> float:

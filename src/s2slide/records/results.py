@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from s2slide import config
-from s2slide.carbon import DEFAULT_COUNTRY, Tracker
+from s2slide.records.carbon import DEFAULT_COUNTRY, Tracker
 
 MAIN_PACKAGES = (
     "s2slide", "numpy", "xarray", "rasterio", "scikit-learn", "opencv-python-headless",
@@ -208,7 +208,7 @@ def render_statistics(out: Path, folder: Path | None = None) -> bool:
     return True
 
 
-if __name__ == "__main__":  # python -m s2slide.results OUT.md [RESULTS_DIR]
+if __name__ == "__main__":  # python -m s2slide.records.results OUT.md [RESULTS_DIR]
     target = Path(sys.argv[1])
     source = Path(sys.argv[2]) if len(sys.argv) > 2 else None
     print("changed" if render_statistics(target, source) else "unchanged")

@@ -1,7 +1,7 @@
 """Putting a measured footprint in context (chapter 7).
 
 Everyday comparison factors, seed 000's published footprint, and tables of the chapters'
-footprints read from their results files (:func:`s2slide.results.read_results`).
+footprints read from their results files (:func:`s2slide.records.results.read_results`).
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from typing import Any
 
 import pandas as pd
 
-from s2slide import results
+from s2slide.records import results
 from s2slide.errors import InvalidInputError
+from s2slide.records.carbon import check_grams
 
 #: UK government GHG conversion factors 2022 (DESNZ/BEIS), as quoted by seed 000, g CO2e per km.
 PETROL_CAR_G_PER_KM = 170.0
@@ -27,19 +28,12 @@ _COLUMNS = {"source": "data source", "mode": "mode", "duration_s": "time (s)",
             "emissions_g": "emissions (g CO2e)", "overhead_s": "tracker overhead (s)"}
 
 
-def _check_grams(emissions_g: float) -> float:
-    value = float(emissions_g)
-    if not value >= 0:
-        raise InvalidInputError(f"emissions_g={emissions_g}: give a non-negative mass in g CO2e.")
-    return value
-
-
 def equivalents(emissions_g: float) -> dict[str, float]:
     """Distance in metres that emits ``emissions_g`` g CO2e by petrol car and by domestic flight.
 
     Uses the UK 2022 conversion factors quoted by seed 000 (170 and 246 g CO2e/km).
     """
-    grams = _check_grams(emissions_g)
+    grams = check_grams(emissions_g)
     return {"petrol car (m)": grams / PETROL_CAR_G_PER_KM * 1000.0,
             "domestic flight (m)": grams / DOMESTIC_FLIGHT_G_PER_KM * 1000.0}
 
@@ -48,15 +42,7 @@ def development_estimate(emissions_g: float, *, factor: float = SEED_000["develo
     """Seed 000's rule of thumb: developing costs ``factor`` (30) times one final run, in g CO2e."""
     if factor < 1:
         raise InvalidInputError(f"factor={factor}: development means at least one run (>= 1).")
-    return _check_grams(emissions_g) * float(factor)
-
-
-def implied_intensity(emissions_g: float, energy_kwh: float) -> float:
-    """Grid carbon intensity in g CO2e/kWh implied by an emissions and an energy figure."""
-    if not energy_kwh > 0:
-        raise InvalidInputError(f"energy_kwh={energy_kwh}: the energy must be positive to "
-                                "divide by it; was the tracker stopped after some work?")
-    return _check_grams(emissions_g) / float(energy_kwh)
+    return check_grams(emissions_g) * float(factor)
 
 
 def chapter_table(records: dict[str, dict[str, Any]]) -> pd.DataFrame:
@@ -65,7 +51,7 @@ def chapter_table(records: dict[str, dict[str, Any]]) -> pd.DataFrame:
     Parameters
     ----------
     records : dict
-        ``{chapter: results record}`` as returned by :func:`s2slide.results.read_results`.
+        ``{chapter: results record}`` as returned by :func:`s2slide.records.results.read_results`.
         A chapter without a ``footprint`` (still running, or not tracked) gets empty numbers.
     """
     rows = {}
