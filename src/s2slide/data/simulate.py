@@ -44,6 +44,7 @@ import functools
 import json
 import math
 from dataclasses import asdict, dataclass, replace
+from typing import NamedTuple
 from collections.abc import Sequence
 from datetime import date
 
@@ -57,6 +58,7 @@ from s2slide.errors import InvalidInputError, SceneNotFoundError
 from s2slide.data.scenes import get_scene
 
 __all__ = ["PRESETS", "SPECTRA", "CLASSES", "Preset", "scene", "scene_dn", "l4s_patches",
+           "bitemporal_patches", "BitemporalPatches",
            "landslide_areas", "sun_position", "terrain", "slope_aspect", "illumination"]
 
 #: Malamud et al. (2004), Earth Surf. Process. Landforms 29: 687-711: inverse-gamma fit to
@@ -102,6 +104,17 @@ class Preset:
     north); ``epicentre_lonlat`` (degrees) is where landslide density peaks (None: the
     grid centre, as for rainfall-triggered landslides); ``decay_m`` its e-folding distance.
     ``veg_cover_pre/post`` are the mean green cover of grass and fields on each date.
+
+    The last fields describe what sets a landscape apart from the Landslide4Sense-like
+    source (defaults: none of it). ``terraces``: fields are contour terraces on slopes up to
+    ~35 deg, cut into parcels; ``field_states_pre/post``: the share of parcels that are (bare
+    soil, stubble) on each date, the rest carrying a green crop; ``haze_pre/post``: residual
+    haze left by the atmospheric correction (reflectance added in B01, less at longer
+    wavelengths), which decays with height above the valley floor over ``haze_height_m``
+    (None: uniform); ``substrate_brightness``: factor on the reflectance of bare soil, rock
+    and fresh landslides (the lithology); ``sun_deg``: ((zenith, azimuth) pre, post) in
+    degrees instead of the sun of the scene's dates (None: from the dates).
+    :data:`TARGET_DIFFERENCES` lists what undoes each of them.
     """
 
     name: str
@@ -122,6 +135,14 @@ class Preset:
     decay_m: float
     dry_valley: bool
     gully_gradient: float = 0.25
+    terraces: bool = False
+    field_states_pre: tuple[float, float] = (0.0, 0.0)
+    field_states_post: tuple[float, float] = (0.0, 0.0)
+    haze_pre: float = 0.01
+    haze_post: float = 0.02
+    haze_height_m: float | None = None
+    substrate_brightness: float = 1.0
+    sun_deg: tuple[tuple[float, float], tuple[float, float]] | None = None
 
 
 PRESETS: dict[str, Preset] = {
@@ -134,19 +155,65 @@ PRESETS: dict[str, Preset] = {
                      old_scar_fraction=0.01, epicentre_lonlat=(102.08, 29.59), decay_m=10_000.0,
                      dry_valley=True),
     # Bhote Koshi valley at Barhabise: subtropical monsoon climate, lower relief, dense
-    # broadleaf forest and terraced fields, no snow; March (dry) and November (green).
-    # Both 2018 products precede baseline 04.00 (no BOA offset).
+    # broadleaf forest, no snow; March (dry) and November (green). Both 2018 products precede
+    # baseline 04.00 (no BOA offset). What seed 001 names as different from its training
+    # regions, each set from a physical reason, not fitted to any score:
+    # - terraced fields: Middle-Hills terraces climb slopes up to ~35 deg (landslide slopes);
+    #   by the crop calendar (FAO/WFP/MoAD crop situation updates, NeKSAP: paddy, maize and
+    #   millet harvested in autumn, wheat over winter; rain-fed terraces fallow until maize is
+    #   sown in spring) many parcels are bare or in stubble on both dates (shares below),
+    #   spectrally close to a fresh scar;
+    # - haze: the Indo-Gangetic haze of the dry season (March) and of the post-monsoon
+    #   crop-burning season (November), thickest in the valley: a residual after the
+    #   atmospheric correction 2-2.5 times the source's, e-folding over 1,500 m of height;
+    # - lithology: schist and sandstone instead of granite: bare surfaces 15 % darker;
+    # - date and sun: the November sun (zenith ~50 deg) from the scene's dates.
     "barhabise": Preset("barhabise", "Barhabise", floor_m=800.0, relief_m=2000.0,
                         valley_azimuth_deg=200.0, snowline_m=None, treeline_m=3600.0,
                         forest="broadleaf", veg_cover_pre=0.35, veg_cover_post=0.85,
                         pre_baseline="02.06", post_baseline="02.07", landslide_fraction=0.03,
                         old_scar_fraction=0.015, epicentre_lonlat=None, decay_m=30_000.0,
-                        dry_valley=False),
+                        dry_valley=False, terraces=True, field_states_pre=(0.4, 0.1),
+                        field_states_post=(0.3, 0.4), haze_pre=0.04, haze_post=0.05,
+                        haze_height_m=1500.0, substrate_brightness=0.85),
 }
 
 
 # ----------------------------------------------------------------------------- inputs
-def _preset(name: str) -> Preset:
+#: What sets the simulated Barhabise apart from the Luding-landscape source of chapter 6 (the
+#: differences seed 001 names), each as the preset fields that undo it: chapter 6 and
+#: ``benchmarks/unet_transfer_study.py`` take them away one at a time (:func:`preset_without`).
+#: "November sun" is replaced by the middle of the source's summer sun (zenith 32.5 deg,
+#: azimuth 117.5 deg; see ``_patch_landscape``).
+TARGET_DIFFERENCES: dict[str, dict] = {
+    "terraced fields": dict(terraces=False, field_states_pre=(0.0, 0.0),
+                            field_states_post=(0.0, 0.0)),
+    "haze": dict(haze_pre=0.01, haze_post=0.02, haze_height_m=None),
+    "schist and sandstone": dict(substrate_brightness=1.0),
+    "November sun": dict(sun_deg=((32.5, 117.5), (32.5, 117.5))),
+    "broadleaf forest": dict(forest="forest"),
+}
+
+
+def preset_without(name: str, *differences: str) -> Preset:
+    """Preset ``name`` with some of :data:`TARGET_DIFFERENCES` undone (all if none is named).
+
+    Pass the result to :func:`scene` instead of a name, e.g.
+    ``simulate.scene(simulate.preset_without("barhabise", "haze"))``.
+    """
+    unknown = [d for d in differences if d not in TARGET_DIFFERENCES]
+    if unknown:
+        raise InvalidInputError(f"unknown difference(s) {unknown}; choose from "
+                                f"{', '.join(TARGET_DIFFERENCES)}")
+    preset = _preset(name)
+    for key in differences or tuple(TARGET_DIFFERENCES):
+        preset = replace(preset, **TARGET_DIFFERENCES[key])
+    return preset
+
+
+def _preset(name: str | Preset) -> Preset:
+    if isinstance(name, Preset):
+        return name
     if not isinstance(name, str) or name.lower() not in PRESETS:
         raise SceneNotFoundError(
             f"no simulation preset {name!r}; s2slide.data.simulate knows {', '.join(sorted(PRESETS))} "
@@ -368,7 +435,7 @@ def _landcover(rng: np.random.Generator, dem: np.ndarray, slope: np.ndarray, asp
         grass |= (height < 700 + 250 * n1 + 300 * south) & (south > -0.2)
     cover[grass] = CLASSES["shrub_grass"]
     fields_top = 500.0 if preset.dry_valley else 1300.0
-    fields_slope = 14.0 if preset.dry_valley else 26.0
+    fields_slope = 14.0 if preset.dry_valley else (35.0 if preset.terraces else 26.0)
     cover[(height < fields_top + 150 * n1) & (slope < fields_slope + 4 * n2) & (n2 > -0.4)] = \
         CLASSES["fields"]
     cover[(slope > 48 + 5 * n2) | (dem > preset.treeline_m + 150 + 100 * n1)] = CLASSES["rock"]
@@ -392,6 +459,23 @@ def _settlement(rng: np.random.Generator, cover: np.ndarray, slope: np.ndarray,
     blob = ((rows - r0) / half) ** 2 + ((cols - c0) / (0.6 * half)) ** 2 < 1
     town = blob & (slope < 14) & (side * across > 30) & (np.abs(across) < 900)
     cover[town & (cover != CLASSES["water"])] = CLASSES["settlement"]
+
+
+def _parcels(rng: np.random.Generator, dem: np.ndarray, *,
+             res_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """One uniform random value (0-1) per terraced field parcel on each of two dates.
+
+    Terraces follow the contours, so a parcel is a band 12 m of elevation high (25-45 m wide on
+    slopes of 15-25 deg: a few terrace steps, whose risers are sub-pixel), cut every 100-300 m
+    along the contour by a smooth random field. Returns two float32 (y, x) arrays (pre, post).
+    """
+    jitter = 3.0 * _fractal(rng, dem.shape, res_m=res_m, beta=3.0, outer_m=400.0)
+    band = np.floor((dem + jitter) / 12.0).astype(np.int64)
+    along = np.floor(4.0 * _fractal(rng, dem.shape, res_m=res_m, beta=3.0, outer_m=300.0))
+    _, parcel = np.unique(band * 1024 + along.astype(np.int64), return_inverse=True)
+    parcel = parcel.reshape(dem.shape)
+    n = int(parcel.max()) + 1
+    return rng.random(n, dtype=np.float32)[parcel], rng.random(n, dtype=np.float32)[parcel]
 
 
 def _snow(rng: np.random.Generator, dem: np.ndarray, slope: np.ndarray, *, res_m: float,
@@ -506,9 +590,47 @@ _MIX = {"water": ("water", "soil"), "forest": (None, "dry_grass"),
 _OLD_SCAR = 0.45 * _TABLE[_E["soil"]] + 0.25 * _TABLE[_E["rock"]] + 0.30 * _TABLE[_E["shrub_grass"]]
 
 
+@functools.lru_cache(maxsize=4)
+def _endmembers(substrate_brightness: float) -> tuple[np.ndarray, np.ndarray]:
+    """Endmember table (endmember, band) and old-scar spectrum (band,) of a lithology.
+
+    Bare mineral surfaces (soil, rock, fresh landslide) are scaled by ``substrate_brightness``
+    (1: the table as it is, e.g. granite; < 1: darker rock such as schist).
+    """
+    if substrate_brightness == 1.0:
+        return _TABLE, _OLD_SCAR
+    table = _TABLE.copy()
+    for name in ("soil", "rock", "landslide"):
+        table[_E[name]] *= np.float32(substrate_brightness)
+    old = 0.45 * table[_E["soil"]] + 0.25 * table[_E["rock"]] + 0.30 * table[_E["shrub_grass"]]
+    return table, old
+
+
+def _field_states(e1: np.ndarray, e2: np.ndarray, w: np.ndarray, fields: np.ndarray,
+                  parcels: np.ndarray, states: tuple[float, float], nb: np.ndarray) -> None:
+    """Give (in place) each terraced parcel its state on one date.
+
+    A parcel whose value in ``parcels`` (0-1) is below ``states[0]`` is bare soil (ploughed or
+    fallow; grass on the terrace risers), below ``states[0] + states[1]`` stubble (dry straw
+    after the harvest); the others keep the green-crop mixture of :func:`_mixture`.
+    """
+    bare, stubble = states
+    for sel, first, second, weight in (
+            (fields & (parcels < bare), "soil", "shrub_grass", 0.8 + 0.08 * nb),
+            (fields & (parcels >= bare) & (parcels < bare + stubble), "dry_grass", "soil",
+             0.7 + 0.1 * nb)):
+        e1[sel], e2[sel] = _E[first], _E[second]
+        w[sel] = np.clip(weight, 0.0, 1.0)[sel]
+
+
 def _mixture(cover: np.ndarray, textures: tuple[np.ndarray, np.ndarray], *, preset: Preset,
-             veg_cover: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-pixel endmember indices (e1, e2; uint8) and weight of e1 (float32) on one date."""
+             veg_cover: float, parcels: np.ndarray | None = None,
+             states: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-pixel endmember indices (e1, e2; uint8) and weight of e1 (float32) on one date.
+
+    ``parcels`` (terraced landscapes): the date's value of each field parcel, see
+    :func:`_field_states`.
+    """
     na, nb = textures
     e1 = np.zeros(cover.shape, np.uint8)
     e2 = np.zeros(cover.shape, np.uint8)
@@ -524,36 +646,49 @@ def _mixture(cover: np.ndarray, textures: tuple[np.ndarray, np.ndarray], *, pres
         e1[sel] = _E[first or preset.forest]
         e2[sel] = _E[second]
         w[sel] = weights[cls][sel]
+    if parcels is not None:
+        _field_states(e1, e2, w, cover == CLASSES["fields"], parcels, states, nb)
     return e1, e2, w
 
 
 def _surface(cover: np.ndarray, *, preset: Preset, veg_cover: float, textures, old: np.ndarray,
-             new: np.ndarray | None, illum: np.ndarray, cos_z: float) -> np.ndarray:
+             new: np.ndarray | None, illum: np.ndarray, cos_z: float,
+             parcels: np.ndarray | None = None,
+             states: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
     """Surface reflectance (float32, (band, y, x)) of one date, with terrain illumination.
 
-    Endmember mixtures per class, older scars (both dates), new landslides (``new``, post
-    only), brightness texture, then ``diffuse + (1 - diffuse) (cos i / cos z) ** k`` per
-    band (a Minnaert-like model; k and the diffuse share rise and fall with wavelength).
+    Endmember mixtures per class (field parcels in the date's ``states``), older scars (both
+    dates), new landslides (``new``, post only), brightness texture, then
+    ``diffuse + (1 - diffuse) (cos i / cos z) ** k`` per band (a Minnaert-like model; k and
+    the diffuse share rise and fall with wavelength).
     """
-    e1, e2, w = _mixture(cover, textures[:2], preset=preset, veg_cover=veg_cover)
+    e1, e2, w = _mixture(cover, textures[:2], preset=preset, veg_cover=veg_cover,
+                         parcels=parcels, states=states)
+    table, old_scar = _endmembers(float(preset.substrate_brightness))
     bright = 1.0 + 0.06 * textures[2]
     direct = np.clip(illum, 0.0, None) / np.float32(cos_z)
     out = np.empty((len(S2_L2A_BANDS),) + cover.shape, np.float32)
     for b in range(out.shape[0]):
-        refl = w * _TABLE[e1, b] + (1 - w) * _TABLE[e2, b]
-        refl += old * (_OLD_SCAR[b] - refl)
+        refl = w * table[e1, b] + (1 - w) * table[e2, b]
+        refl += old * (old_scar[b] - refl)
         if new is not None:
-            refl += new * (_TABLE[_E["landslide"], b] * (1 + 0.08 * textures[1]) - refl)
+            refl += new * (table[_E["landslide"], b] * (1 + 0.08 * textures[1]) - refl)
         out[b] = refl * bright * (_DIFFUSE[b] + (1 - _DIFFUSE[b]) * direct ** _MINNAERT_K[b])
     return out
 
 
-def _atmosphere(rng: np.random.Generator, refl: np.ndarray, *, res_m: float, haze: float) -> None:
-    """Apply (in place) a date's residual gain, offset and a patchy haze (blue-heavy)."""
+def _atmosphere(rng: np.random.Generator, refl: np.ndarray, *, res_m: float, haze: float,
+                weight: np.ndarray | None = None) -> None:
+    """Apply (in place) a date's residual gain, offset and a patchy haze (blue-heavy).
+
+    ``weight`` (float32 (y, x), optional) scales the haze per pixel, e.g. thicker in a valley.
+    """
     gain = 1.0 + rng.normal(0, 0.02) + rng.normal(0, 0.01, refl.shape[0])
     offset = rng.normal(0, 0.003, refl.shape[0])
     field = np.clip(0.5 + 0.5 * _fractal(rng, refl.shape[1:], res_m=res_m, beta=3.6,
                                          outer_m=6000.0), 0, None) * haze
+    if weight is not None:
+        field *= weight
     for b in range(refl.shape[0]):
         refl[b] = refl[b] * np.float32(gain[b]) + np.float32(offset[b]) + field * _HAZE[b]
 
@@ -605,7 +740,7 @@ def _to_dn(refl: np.ndarray, *, baseline: str) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- scenes
 _STREAMS = ("terrain", "cover", "snow_pre", "snow_post", "old", "new", "atmo_pre", "atmo_post",
-            "cloud_pre", "cloud_post", "sensor_pre", "sensor_post", "texture")
+            "cloud_pre", "cloud_post", "sensor_pre", "sensor_post", "texture", "parcels")
 
 
 def _streams(seed: int, preset: Preset) -> dict[str, np.random.Generator]:
@@ -654,8 +789,10 @@ def _layers(rng: dict, preset: Preset, shape: tuple[int, int], *, res_m: float,
                              fraction=preset.landslide_fraction)
     textures = tuple(_fractal(rng["texture"], shape, res_m=res_m, beta=b, outer_m=o)
                      for b, o in ((2.6, 600.0), (2.2, 300.0), (2.0, 200.0)))
+    parcels = _parcels(rng["parcels"], dem, res_m=res_m) if preset.terraces else (None, None)
     return dict(dem=dem, slope=slope, aspect=aspect, cover=cover, snow_pre=snow["pre"],
-                snow_post=snow["post"], old=old, new=new, areas=areas, textures=textures)
+                snow_post=snow["post"], old=old, new=new, areas=areas, textures=textures,
+                parcels_pre=parcels[0], parcels_post=parcels[1])
 
 
 def _render(rng: dict, lay: dict, when: str, *, preset: Preset, res_m: float, sun, clouds: float,
@@ -668,8 +805,14 @@ def _render(rng: dict, lay: dict, when: str, *, preset: Preset, res_m: float, su
                     textures=lay["textures"], old=lay["old"],
                     new=lay["new"] if when == "post" else None,
                     illum=illumination(lay["slope"], lay["aspect"], zenith_deg=zen, azimuth_deg=az),
-                    cos_z=math.cos(math.radians(zen)))
-    _atmosphere(rng[f"atmo_{when}"], refl, res_m=res_m, haze=0.01 if when == "pre" else 0.02)
+                    cos_z=math.cos(math.radians(zen)), parcels=lay[f"parcels_{when}"],
+                    states=getattr(preset, f"field_states_{when}"))
+    weight = None
+    if preset.haze_height_m is not None:      # haze trapped in the valley, thinning upward
+        above = np.maximum(lay["dem"] - np.float32(preset.floor_m), 0)
+        weight = np.exp(-above / np.float32(preset.haze_height_m)).astype(np.float32)
+    _atmosphere(rng[f"atmo_{when}"], refl, res_m=res_m, haze=getattr(preset, f"haze_{when}"),
+                weight=weight)
     cloud, shadow = _clouds(rng[f"cloud_{when}"], cover.shape, fraction=clouds, res_m=res_m,
                             zenith_deg=zen, azimuth_deg=az)
     for b in range(refl.shape[0]):
@@ -694,7 +837,7 @@ def _shift(img: np.ndarray, shift: tuple[float, float]) -> np.ndarray:
                           borderMode=cv2.BORDER_REPLICATE)
 
 
-def scene_dn(name: str = "luding", *, seed: int = 0, shape: tuple[int, int] | None = None,
+def scene_dn(name: str | Preset = "luding", *, seed: int = 0, shape: tuple[int, int] | None = None,
              clouds: float = 0.0, misregistration: tuple[float, float] = (0.6, -0.4),
              extras: bool = False) -> xr.Dataset:
     """A simulated scene as raw L2A digital numbers (uint16), before harmonisation.
@@ -714,7 +857,7 @@ def scene_dn(name: str = "luding", *, seed: int = 0, shape: tuple[int, int] | No
     grid = (ny + 2 * pad, nx + 2 * pad)
     lay = _layers(rng, preset, grid, res_m=res, epicentre_rc=_epicentre_rc(preset, spec, pad=pad,
                                                                              shape=grid))
-    suns = _suns(spec)
+    suns = _suns(spec) if preset.sun_deg is None else dict(zip(("pre", "post"), preset.sun_deg))
     crop = (slice(pad, pad + ny), slice(pad, pad + nx))
     out, cloudy = {}, {}
     for when, shift in (("pre", (0.0, 0.0)), ("post", (dx, dy))):
@@ -736,16 +879,17 @@ def scene_dn(name: str = "luding", *, seed: int = 0, shape: tuple[int, int] | No
     return ds
 
 
-def scene(name: str = "luding", *, seed: int = 0, shape: tuple[int, int] | None = None,
+def scene(name: str | Preset = "luding", *, seed: int = 0, shape: tuple[int, int] | None = None,
           clouds: float = 0.0, misregistration: tuple[float, float] = (0.6, -0.4),
           extras: bool = False) -> xr.Dataset:
     """A simulated bitemporal Sentinel-2 L2A scene with exact landslide truth (data contract).
 
     Parameters
     ----------
-    name : str
+    name : str or Preset
         Preset: ``"luding"`` (20 m, 300 x 350 px, 2021-11-05 / 2022-11-20, baselines 03.01 /
-        04.00) or ``"barhabise"`` (10 m, 512 x 512 px, monsoon valley, 2018 dates).
+        04.00) or ``"barhabise"`` (10 m, 512 x 512 px, monsoon valley, 2018 dates), or a
+        :class:`Preset` such as :func:`preset_without` returns (grid and dates of its name).
     seed : int
         Random seed; the same seed gives identical arrays.
     shape : (int, int), optional
@@ -832,6 +976,141 @@ def _attrs(preset: Preset, spec, *, seed: int, shift, params: dict) -> dict:
             "event": spec.event, "provenance": json.dumps(provenance)}
 
 
+# ----------------------------------------------------------------------------- bitemporal patches
+class BitemporalPatches(NamedTuple):
+    """Simulated pre- and post-event patches with terrain and new-landslide masks (chapter 6).
+
+    ``pre``, ``post``: surface reflectance 0-1, float32 (n, y, x, band); ``dem`` (m), ``slope``
+    (degrees), ``aspect`` (degrees clockwise from north, the downslope direction): float32
+    (n, y, x); ``masks``: uint8 (n, y, x), 1 = landslide of the event (older scars, on both
+    dates, are 0); ``bands``: the band names of the last axis of ``pre`` and ``post``.
+    """
+
+    pre: np.ndarray
+    post: np.ndarray
+    dem: np.ndarray
+    slope: np.ndarray
+    aspect: np.ndarray
+    masks: np.ndarray
+    bands: tuple[str, ...]
+
+
+def _bitemporal_layers(rng: dict, preset: Preset, *, size: int, res_m: float) -> dict:
+    """Terrain, cover, old scars (half the patches) and new landslides (~60 %) of a patch."""
+    shape = (size, size)
+    dem, across = terrain(rng["terrain"], shape, res_m=res_m, preset=preset, offset_m=3000.0)
+    slope, aspect = slope_aspect(dem, res_m=res_m)
+    cover = _landcover(rng["cover"], dem, slope, aspect, across, res_m=res_m, preset=preset)
+    weights = _source_weights(slope, cover, res_m=res_m, epicentre_rc=None, decay_m=1.0)
+    layers = {}
+    for name, share, mean in (("old", 0.5, 0.01), ("new", 0.6, 0.02 / 0.6)):
+        draw = rng[name]
+        target = min(draw.exponential(mean), 0.25) if draw.random() < share else 0.0
+        layers[name] = (_landslides(draw, weights, aspect, res_m=res_m, fraction=target)[0]
+                        if target > 0 else np.zeros(shape, np.float32))
+    parcels = _parcels(rng["cover"], dem, res_m=res_m) if preset.terraces else (None, None)
+    textures = tuple(_fractal(rng["texture"], shape, res_m=res_m, beta=b, outer_m=o)
+                     for b, o in ((2.6, 600.0), (2.2, 300.0), (2.0, 200.0)))
+    return dict(dem=dem, slope=slope, aspect=aspect, cover=cover, textures=textures,
+                parcels_pre=parcels[0], parcels_post=parcels[1], **layers)
+
+
+def _bitemporal_patch(rng: np.random.Generator, *, size: int, res_m: float,
+                      landscapes: tuple[str, ...]) -> tuple[dict, np.ndarray]:
+    """One patch: pre and post reflectance (float32 (band, y, x), 12 L2A bands) and layers.
+
+    Both dates see the same hillside under their own sun (drawn from the source's summer
+    range), green cover (the post date's differs by a seasonal N(0, 0.1)), residual haze
+    and sensor noise; the post image is misregistered by up to half a pixel.
+    """
+    preset, zen_range, az_range = _patch_landscape(rng, landscapes)
+    keys = ("terrain", "cover", "old", "new", "texture", "atmo_pre", "atmo_post", "sensor_pre",
+            "sensor_post")
+    rngs = dict(zip(keys, (np.random.default_rng(s)
+                           for s in rng.bit_generator.seed_seq.spawn(len(keys)))))
+    lay = _bitemporal_layers(rngs, preset, size=size, res_m=res_m)
+    veg = {"pre": preset.veg_cover_pre,
+           "post": float(np.clip(preset.veg_cover_pre + rng.normal(0, 0.1), 0.2, 0.95))}
+    shift = tuple(rng.uniform(-0.5, 0.5, 2))
+    refl = {}
+    for when in ("pre", "post"):
+        zen, az = rng.uniform(*zen_range), rng.uniform(*az_range)
+        out = _surface(lay["cover"], preset=preset, veg_cover=veg[when], textures=lay["textures"],
+                       old=lay["old"], new=lay["new"] if when == "post" else None,
+                       illum=illumination(lay["slope"], lay["aspect"], zenith_deg=zen,
+                                          azimuth_deg=az),
+                       cos_z=math.cos(math.radians(zen)), parcels=lay[f"parcels_{when}"],
+                       states=getattr(preset, f"field_states_{when}"))
+        _atmosphere(rngs[f"atmo_{when}"], out, res_m=res_m, haze=rng.uniform(0.01, 0.03))
+        if when == "post":
+            out = np.stack([_shift(b, shift) for b in out])
+        _sensor(rngs[f"sensor_{when}"], out, res_m=res_m)
+        refl[when] = out
+    return {**refl, **lay}, (lay["new"] >= 0.5).astype(np.uint8)
+
+
+def _check_patch_request(n, size, seed) -> None:
+    """Raise a helpful error unless ``n`` >= 1, 32 <= ``size`` <= 1024 and ``seed`` >= 0."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise InvalidInputError(f"n={n!r}: ask for at least one patch, e.g. n=200")
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 32 <= size <= 1024:
+        raise InvalidInputError(f"size={size!r}: give a patch side between 32 and 1024 px (128)")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InvalidInputError(f"seed={seed!r}: give a non-negative integer, e.g. seed=0")
+
+
+def bitemporal_patches(n: int, *, seed: int = 0, size: int = 128,
+                       landscapes: Sequence[str] = ("luding",),
+                       bands: Sequence[str] = ("B04", "B03", "B02", "B08")) -> BitemporalPatches:
+    """Simulated bitemporal training patches, the input of seed 004's change detection.
+
+    Each patch is a hillside of one of ``landscapes`` (as :func:`l4s_patches` draws them) seen
+    before and after an event: new landslides only on the post date (~60 % of patches hold
+    some, ~2 % of all pixels), older scars on both dates in half of them (not in the masks,
+    which is what a change detector must learn), and two dates that differ in sun, green
+    cover, haze and by a sub-pixel misregistration.
+
+    Parameters
+    ----------
+    n : int
+        Number of patches.
+    seed : int
+        Random seed (same seed, same patches).
+    size : int
+        Patch side in pixels, at 10 m.
+    landscapes : sequence of str
+        Names of :data:`PRESETS` to draw hillsides from (leave the transfer target out).
+    bands : sequence of str
+        Sentinel-2 L2A bands to keep, in this order (default red, green, blue, NIR).
+
+    Returns
+    -------
+    BitemporalPatches
+        Reflectance, terrain and masks (see :class:`BitemporalPatches`). Chapter 6.
+    """
+    _check_patch_request(n, size, seed)
+    names = _check_landscapes(landscapes)
+    if names is None:
+        raise InvalidInputError("landscapes=None: name the source landscapes, e.g. "
+                                "landscapes=('luding',)")
+    missing = [b for b in bands if b not in S2_L2A_BANDS]
+    if missing or not bands:
+        raise InvalidInputError(f"bands={tuple(bands)!r}: choose from {', '.join(S2_L2A_BANDS)}")
+    idx = [S2_L2A_BANDS.index(b) for b in bands]
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 5]))
+    out = {k: [] for k in ("pre", "post", "dem", "slope", "aspect", "masks")}
+    for _ in range(n):
+        patch, mask = _bitemporal_patch(rng, size=size, res_m=10.0, landscapes=names)
+        for when in ("pre", "post"):
+            out[when].append(np.moveaxis(patch[when][idx], 0, -1))
+        for key in ("dem", "slope", "aspect"):
+            out[key].append(patch[key])
+        out["masks"].append(mask)
+    arrays = {k: np.stack(v).astype(np.uint8 if k == "masks" else np.float32)
+              for k, v in out.items()}
+    return BitemporalPatches(**arrays, bands=tuple(bands))
+
+
 # ----------------------------------------------------------------------------- Landslide4Sense
 def _patch_landscape(rng: np.random.Generator, landscapes: tuple[str, ...] | None
                      ) -> tuple[Preset, tuple[float, float], tuple[float, float]]:
@@ -850,7 +1129,8 @@ def _patch_landscape(rng: np.random.Generator, landscapes: tuple[str, ...] | Non
     terrain_kw = dict(floor_m=rng.uniform(200, 1500), relief_m=rng.uniform(1200, 3000),
                       valley_azimuth_deg=rng.uniform(0, 360), snowline_m=None)
     if landscapes is None:
-        legacy = replace(base, **terrain_kw, dry_valley=False, veg_cover_pre=rng.uniform(0.5, 0.95))
+        legacy = replace(base, **terrain_kw, dry_valley=False, veg_cover_pre=rng.uniform(0.5, 0.95),
+                         terraces=False, substrate_brightness=1.0)
         return legacy, (25.0, 55.0), (120.0, 170.0)
     source = replace(base, **terrain_kw, veg_cover_pre=rng.uniform(0.35, 0.8))
     return source, (20.0, 45.0), (85.0, 150.0)
