@@ -286,3 +286,47 @@ def load_patches(n: int, *, source: str = "auto", seed: int = 0,
     where = f"{' + '.join(names)} landscape, " if names else ""
     label = f"simulated Landslide4Sense-format patches ({where}s2slide.data.simulate, seed {seed}), {n} patches"
     return normalise(raw, channels=channels), masks, label
+
+
+# ----------------------------------------------------------------------------- file units
+#: What each channel of the Landslide4Sense files was divided by (L1C digital numbers for
+#: B1-B12, degrees for slope, metres for the DEM): ``file value = physical value / FILE_SCALE``.
+#: These are the numbers seed 001's transfer notebook divides its Earth Engine download by to
+#: put a new scene in the files' units (iamtekson/deep-learning-for-earth-observation,
+#: ``01.1 predict_landslide_U_Net_using_GEE_dataset.ipynb``, ``img_mean``); the real sample
+#: patches confirm them (``tests/test_l4s.py``): multiplied back, their vegetated pixels have a
+#: reflectance NDVI of 0.6-0.8, slopes reach 55-76 degrees and elevations span 600-3,800 m.
+#: An NDVI computed on file values (as seed 001's notebook does) is therefore not the
+#: reflectance NDVI: NIR is divided by about 4.4 times more than red.
+FILE_SCALE: tuple[float, ...] = (1111.81236406, 824.63171476, 663.41636217, 445.17289745,
+                                 645.8582926, 1547.73508126, 1960.44401001, 1941.32229668,
+                                 674.07572865, 9.04787384, 1113.98338755, 519.90397929,
+                                 20.29228266, 772.83144788)
+
+
+def scene_file_units(ds, *, when: str = "post",
+                     channels: Sequence[str] = SEED001_CHANNELS) -> np.ndarray:
+    """A scene from ``data.load_scene`` in Landslide4Sense file units, as seed 001 transfers.
+
+    Reflectance times 10,000 (digital numbers without offset), slope in degrees and the DEM in
+    metres, each divided by its :data:`FILE_SCALE`; no standardisation (seed 001's inputs scale
+    each patch on their own, :func:`s2slide.models.inputs.seed001_inputs`). NaN stays NaN.
+
+    Returns
+    -------
+    ndarray
+        float32, (y, x, len(channels)).
+    """
+    channel_indices(channels)  # a helpful error for a channel Landslide4Sense does not have
+    scale = dict(zip(bands.L4S_CHANNELS, FILE_SCALE))
+    layers = []
+    for name in channels:
+        if name in ("slope", "dem"):
+            layers.append(ds[name].values / scale[name])
+        elif name in ds[when].band.values:
+            layers.append(ds[when].sel(band=name).values * 10_000.0 / scale[name])
+        else:
+            raise MissingBandError(f"the scene has no band {name!r} (it has "
+                                   f"{', '.join(map(str, ds[when].band.values))}); choose "
+                                   "channels it holds, e.g. l4s.SEED001_CHANNELS")
+    return np.stack(layers, axis=-1).astype(np.float32)

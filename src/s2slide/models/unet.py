@@ -9,6 +9,10 @@ This is the classic Keras U-Net that seed 001 took from iamtekson's Landslide4Se
 Training: Adam (learning rate 1e-3), binary cross-entropy or a class-weighted variant
 (:func:`weighted_bce`) or Dice (``keras.losses.Dice``); metrics precision, recall and F1 at a
 threshold of 0.5. Introduced in chapter 6.
+
+:func:`build_bitemporal_unet` is the change-detection variant of seed 004 (Monopoli et al.,
+BBUnet): one encoder shared by the pre- and post-event images, a second encoder for the
+DEM-derived channels, their features fused level by level around the difference post - pre.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from s2slide.errors import InvalidInputError, TrainingError
 
@@ -72,12 +78,94 @@ def build_unet(channels: int, *, size: int = 128, base_filters: int = 16, depth:
         if level < depth - 1:
             skips.append(x)
             x = layers.MaxPooling2D(2)(x)
-    for level in reversed(range(depth - 1)):
+    outputs = _expanding_path(x, skips, base_filters=base_filters, dropout=dropout)
+    return keras.Model(inputs, outputs, name=f"unet_{base_filters}")
+
+
+def _expanding_path(x, skips: list, *, base_filters: int, dropout: tuple[float, ...]):
+    """Transposed convolutions up, each level joined to its skip; returns the probability."""
+    from keras import layers
+
+    for level in reversed(range(len(skips))):
         x = layers.Conv2DTranspose(base_filters * 2 ** level, 2, strides=2, padding="same")(x)
         x = layers.concatenate([x, skips[level]])
         x = _block(x, base_filters * 2 ** level, dropout[level])
-    outputs = layers.Conv2D(1, 1, activation="sigmoid", name="probability")(x)
-    return keras.Model(inputs, outputs, name=f"unet_{base_filters}")
+    return layers.Conv2D(1, 1, activation="sigmoid", name="probability")(x)
+
+
+def _encoder(channels: int, *, size: int, base_filters: int, depth: int,
+             dropout: tuple[float, ...], name: str):
+    """The contracting path as a model of its own: the features of every level (a list)."""
+    import keras
+    from keras import layers
+
+    x = inputs = keras.Input((size, size, channels))
+    features = []
+    for level in range(depth):
+        x = _block(x, base_filters * 2 ** level, dropout[level])
+        features.append(x)
+        if level < depth - 1:
+            x = layers.MaxPooling2D(2)(x)
+    return keras.Model(inputs, features, name=name)
+
+
+def _fuse(pre, post, dem, filters: int):
+    """Seed 004's fusion of one level: ``d + conv(conv([d, dem]))`` with ``d = post - pre``."""
+    from keras import layers
+
+    diff = layers.Subtract()([post, pre])
+    x = layers.concatenate([diff, dem])
+    x = layers.Conv2D(filters, 3, activation="relu", kernel_initializer="he_normal",
+                      padding="same")(x)
+    x = layers.Conv2D(filters, 3, kernel_initializer="he_normal", padding="same")(x)
+    return layers.Add()([diff, x])
+
+
+def build_bitemporal_unet(bands: int, *, dem_channels: int = 4, size: int = 128,
+                          base_filters: int = 16, depth: int = 5,
+                          dropout: tuple[float, ...] = DROPOUT, seed: int | None = 0):
+    """Build (not compile) a bitemporal, DEM-fused U-Net after seed 004's BBUnet.
+
+    The pre- and post-event images go through *one* encoder (shared weights, seed 001's
+    convolution blocks), the DEM-derived channels through a second; at every level the
+    difference of the two dates' features, post - pre, is fused with the DEM features by two
+    3 x 3 convolutions and added back to the difference (seed 004's fusion module); the fused
+    features feed seed 001's expanding path. Departures from seed 004: seed 001's plain
+    convolution blocks instead of a ResNet-18 encoder (no batch normalisation), and its
+    decoder (no attention).
+
+    Parameters
+    ----------
+    bands : int
+        Optical bands per date.
+    dem_channels : int
+        DEM-derived channels (seed 004: 4 = elevation, slope, sin and cos of the aspect).
+    size, base_filters, depth, dropout, seed
+        As for :func:`build_unet`.
+
+    Returns
+    -------
+    keras.Model
+        Input (batch, size, size, 2 * bands + dem_channels) float32 in the order of
+        :func:`s2slide.models.inputs.bitemporal_inputs` (pre bands, post bands, DEM
+        channels); output (batch, size, size, 1) in 0-1.
+    """
+    _check_arch(bands, size, base_filters, depth, dropout)
+    _check_arch(dem_channels, size, base_filters, depth, dropout)
+    import keras
+
+    if seed is not None:
+        keras.utils.set_random_seed(int(seed))
+    kw = dict(size=size, base_filters=base_filters, depth=depth, dropout=dropout)
+    optical = _encoder(bands, name="optical_encoder", **kw)
+    terrain = _encoder(dem_channels, name="dem_encoder", **kw)
+    inputs = keras.Input((size, size, 2 * bands + dem_channels), name="image")
+    pre, post = optical(inputs[..., :bands]), optical(inputs[..., bands:2 * bands])
+    dem = terrain(inputs[..., 2 * bands:])
+    fused = [_fuse(a, b, d, base_filters * 2 ** level)
+             for level, (a, b, d) in enumerate(zip(pre, post, dem))]
+    outputs = _expanding_path(fused[-1], fused[:-1], base_filters=base_filters, dropout=dropout)
+    return keras.Model(inputs, outputs, name=f"bitemporal_unet_{base_filters}")
 
 
 def _check_arch(channels: int, size: int, base_filters: int, depth: int, dropout) -> None:
@@ -190,6 +278,46 @@ def _f1_class():
 def BinaryF1(name: str = "f1", threshold: float = 0.5):  # noqa: N802 (a class factory)
     """Keras metric: F1 of the landslide class, pixels thresholded at ``threshold``."""
     return _f1_class()(name=name, threshold=threshold)
+
+
+def batch_mean_f1(masks: np.ndarray, probs: np.ndarray, *, batch_size: int = 16,
+                  threshold: float = 0.5) -> float:
+    """F1 as seed 001 reports it: computed batch by batch, then averaged over the batches.
+
+    Seed 001's code scores with Keras *function* metrics (``f1_m`` of its ``utils.py``: pixel
+    counts of one batch, ``2 p r / (p + r + eps)``), which tf.keras 2 averages over the batches,
+    each batch counting once; a batch without landslide pixels scores 0. That is not the pixel
+    F1 of the whole set (:class:`BinaryF1`, ``metrics.scores``): the two differ whenever batches
+    differ in how many landslide pixels they hold.
+
+    Parameters
+    ----------
+    masks : ndarray
+        (n, y, x) 0/1 truth, in the order the batches were drawn.
+    probs : ndarray
+        (n, y, x) or (n, y, x, 1) predicted probability (0-1).
+    batch_size : int
+        Patches per batch (seed 001: 16); the last batch may be smaller.
+    threshold : float
+        Probability above which a pixel is called landslide (``K.round``: 0.5).
+
+    Returns
+    -------
+    float
+        The mean of the per-batch F1 values (0-1).
+    """
+    masks = np.asarray(masks, bool)
+    pred = np.asarray(probs).reshape(masks.shape) > threshold
+    eps = 1e-7  # Keras' K.epsilon()
+    scores = []
+    for i in range(0, len(masks), batch_size):
+        y, p = masks[i:i + batch_size], pred[i:i + batch_size]
+        tp = float(np.count_nonzero(y & p))
+        precision, recall = tp / (p.sum() + eps), tp / (y.sum() + eps)
+        scores.append(2 * precision * recall / (precision + recall + eps))
+    if not scores:
+        raise InvalidInputError("masks is empty: give at least one (y, x) patch")
+    return float(np.mean(scores))
 
 
 def _nan_guard():
