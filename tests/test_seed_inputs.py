@@ -224,3 +224,12 @@ def test_bitemporal_unet_trains_on_augmented_patches(tmp_path):
     hist = unet.train_unet(model, train, inputs.make_dataset(x, p.masks, batch_size=4), epochs=3,
                            checkpoint=tmp_path / "bt.weights.h5", monitor="val_loss", verbose=0)
     assert hist["loss"][-1] < hist["loss"][0]
+
+
+def test_seed001_from_normalised_uses_the_same_patches(real_patches):
+    images, _ = real_patches
+    direct = inputs.seed001_inputs(images[:3][..., l4s.channel_indices()])
+    via = inputs.seed001_from_normalised(l4s.normalise(images[:3]))
+    np.testing.assert_allclose(via, direct, atol=2e-4)
+    with pytest.raises(ShapeMismatchError, match="six normalised"):
+        inputs.seed001_from_normalised(images[:1])

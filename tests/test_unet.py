@@ -79,3 +79,14 @@ def test_empty_data_and_nan_loss(tmp_path):
                         verbose=0)
     with pytest.raises(InvalidInputError, match="weights.h5"):
         unet.train_unet(model, good, good, epochs=1, checkpoint=tmp_path / "c.keras")
+
+
+def test_patience_stops_when_validation_stalls(tmp_path):
+    """With a learning rate of 0 nothing improves: training stops after 1 + patience epochs."""
+    images, masks = _tiny(4)
+    model = unet.compile_unet(unet.build_unet(2, size=32, base_filters=2, depth=2),
+                              learning_rate=0.0)
+    data = inputs.make_dataset(images, masks, batch_size=4)
+    hist = unet.train_unet(model, data, data, epochs=10, patience=2, monitor="val_loss",
+                           checkpoint=tmp_path / "p.weights.h5", verbose=0)
+    assert len(hist["loss"]) == 3

@@ -241,6 +241,35 @@ def seed001_inputs(raw: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(out), out, 1e-6).astype(np.float32)
 
 
+def seed001_from_normalised(images: np.ndarray) -> np.ndarray:
+    """:func:`seed001_inputs` of patches already in the course's input (officially normalised).
+
+    Undoes ``l4s.normalise`` for :data:`s2slide.data.l4s.SEED001_CHANNELS` (``x * std + mean``,
+    exact; a NaN that ``normalise`` set to the channel mean stays at the mean), so both input
+    sets come from the very same patches, whatever their source.
+
+    Parameters
+    ----------
+    images : ndarray
+        float32, (..., y, x, 6) from ``l4s.load_patches`` / ``l4s.normalise`` (default channels).
+
+    Returns
+    -------
+    ndarray
+        float32, (..., y, x, 6) in the order of :data:`SEED001_INPUTS`.
+    """
+    from s2slide.data import bands, l4s
+
+    images = np.asarray(images, np.float32)
+    if images.ndim < 3 or images.shape[-1] != len(l4s.SEED001_CHANNELS):
+        raise ShapeMismatchError(f"images have shape {images.shape}: give the six normalised "
+                                 "channels of l4s.SEED001_CHANNELS, (..., y, x, 6)")
+    idx = l4s.channel_indices(l4s.SEED001_CHANNELS)
+    mean = np.asarray(bands.L4S_MEAN, np.float32)[idx]
+    std = np.asarray(bands.L4S_STD, np.float32)[idx]
+    return seed001_inputs(images * std + mean)
+
+
 def bitemporal_inputs(pre: np.ndarray, post: np.ndarray, dem: np.ndarray, slope: np.ndarray,
                       aspect: np.ndarray) -> np.ndarray:
     """Seed 004's input: both dates' reflectance and four DEM-derived channels, stacked.

@@ -336,7 +336,8 @@ def _nan_guard():
 
 
 def train_unet(model, train, val, *, epochs: int, checkpoint: str | Path,
-               monitor: str = "val_f1", verbose: int = 2) -> dict[str, list[float]]:
+               monitor: str = "val_f1", verbose: int = 2,
+               patience: int | None = None) -> dict[str, list[float]]:
     """Fit ``model`` and keep the weights of its best validation epoch.
 
     Parameters
@@ -352,6 +353,9 @@ def train_unet(model, train, val, *, epochs: int, checkpoint: str | Path,
         the best epoch's weights by ``monitor`` are saved there and loaded back at the end.
     monitor : str
         ``"val_f1"`` (maximised) or ``"val_loss"`` (minimised).
+    patience : int, optional
+        Stop early once ``monitor`` has not improved for this many epochs (``epochs`` is then
+        a maximum); None trains all ``epochs``.
 
     Returns
     -------
@@ -376,8 +380,12 @@ def train_unet(model, train, val, *, epochs: int, checkpoint: str | Path,
     mode = "max" if monitor.endswith(("f1", "precision", "recall")) else "min"
     best = keras.callbacks.ModelCheckpoint(str(path), monitor=monitor, mode=mode,
                                            save_best_only=True, save_weights_only=True)
+    callbacks = [best, _nan_guard()]
+    if patience is not None:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=mode,
+                                                       patience=int(patience)))
     history = model.fit(train, validation_data=val, epochs=epochs, verbose=verbose, shuffle=False,
-                        callbacks=[best, _nan_guard()])
+                        callbacks=callbacks)
     if path.exists():
         model.load_weights(str(path))
     return {k: [float(v) for v in vals] for k, vals in history.history.items()}
