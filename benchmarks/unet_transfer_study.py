@@ -70,13 +70,17 @@ def _train(kind: str, x: np.ndarray, y: np.ndarray, *, seed: int, epochs: int, p
                                                           aspect=aspect)
     if kind == "bitemporal":
         model = unet.build_bitemporal_unet(4, base_filters=base_filters, seed=seed)
-    else:
+    elif kind == "seed 001 inputs":   # scaled per patch to -1..1 by seed 001's own rule
         model = unet.build_unet(x.shape[-1], base_filters=base_filters, seed=seed)
+    else:                             # as the chapter: standardised with the training split's moments
+        mean, std = l4s.normalised_moments(reference=x[train_idx])
+        model = unet.build_unet(x.shape[-1], base_filters=base_filters, seed=seed,
+                                input_mean=mean, input_std=std)
     unet.compile_unet(model, loss="weighted_bce", pos_weight=inputs.positive_weight(y[train_idx]))
     t0 = time.perf_counter()
     hist = unet.train_unet(model, train, val, epochs=epochs, patience=patience, verbose=0,
                            checkpoint=folder / f"{kind.replace(' ', '_').replace(',', '')}.weights.h5")
-    return model, hist, val_idx, time.perf_counter() - t0
+    return model, hist, train_idx, val_idx, time.perf_counter() - t0
 
 
 def _targets(seed: int) -> dict:
@@ -89,8 +93,10 @@ def _targets(seed: int) -> dict:
 
 
 def _scene_input(kind: str, scene, reference: np.ndarray) -> np.ndarray:
+    """The scene as ``kind``'s input; the course's is moment-matched to ``reference`` (its
+    training images), as in the chapter."""
     if kind.startswith("course"):
-        return l4s.scene_channels(scene, valid=scene["valid"].values)
+        return l4s.scene_channels(scene, valid=scene["valid"].values, reference=reference)
     if kind == "seed 001 inputs":
         return l4s.scene_file_units(scene)
     return inputs.bitemporal_scene(scene)
@@ -109,7 +115,7 @@ def _distance(source: np.ndarray, scene) -> float:
     """Mean over the six course channels of the Wasserstein distance, source to target."""
     from scipy import stats
 
-    tgt = l4s.scene_channels(scene, valid=scene["valid"].values)[SCORED]
+    tgt = l4s.scene_channels(scene, valid=scene["valid"].values, reference=source)[SCORED]
     tgt = tgt[scene["valid"].values[SCORED]]
     src = source.reshape(-1, source.shape[-1])[::20]
     return float(np.mean([stats.wasserstein_distance(src[:, k], tgt[:, k])
@@ -124,9 +130,9 @@ def run_seed(seed: int, *, n: int, epochs: int, patience: int, base_filters: int
     for kind in MODELS:
         x, y = src["bitemporal" if kind == "bitemporal" else
                    "seed 001 inputs" if kind == "seed 001 inputs" else "course"]
-        model, hist, val_idx, seconds = _train(kind, x, y, seed=seed, epochs=epochs,
-                                               patience=patience, base_filters=base_filters,
-                                               folder=folder)
+        model, hist, train_idx, val_idx, seconds = _train(
+            kind, x, y, seed=seed, epochs=epochs, patience=patience, base_filters=base_filters,
+            folder=folder)
         best = int(np.argmax(hist["val_f1"]))
         prob = model.predict(x[val_idx], verbose=0)
         out[kind] = {"val_f1": hist["val_f1"][best], "best_epoch": best + 1,
@@ -134,7 +140,8 @@ def run_seed(seed: int, *, n: int, epochs: int, patience: int, base_filters: int
                      "val_f1_last5": float(np.mean(hist["val_f1"][-5:])),
                      "val_f1_batch_mean": unet.batch_mean_f1(y[val_idx], prob, batch_size=16),
                      "seconds": seconds,
-                     "transfer": {name: _transfer(kind, model, sc, x) for name, sc in targets.items()}}
+                     "transfer": {name: _transfer(kind, model, sc, x[train_idx])
+                                  for name, sc in targets.items()}}
         print(seed, kind, json.dumps({k: v for k, v in out[kind].items() if k != "transfer"}),
               {k: round(v["f1"], 3) for k, v in out[kind]["transfer"].items()}, flush=True)
     return out
@@ -160,9 +167,11 @@ def summary(runs: dict) -> dict:
 
 
 def _meta(args, seconds: float) -> dict:
+    import s2slide
+
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, check=False).stdout.strip()
+                                text=True, check=False, cwd=Path(s2slide.__file__).parent).stdout.strip()
     except OSError:
         commit = ""
     return {"script": "benchmarks/unet_transfer_study.py", "seeds": args.seeds,
@@ -172,7 +181,8 @@ def _meta(args, seconds: float) -> dict:
             "target": "simulated Barhabise (s2slide.data.simulate), rows 144 and below",
             "models": list(MODELS), "differences": list(simulate.TARGET_DIFFERENCES),
             "date": datetime.date.today().isoformat(), "git_commit": commit,
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores", "seconds": seconds}
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores", "seconds": seconds,
+            "code_note": args.code_note}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -185,6 +195,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--base-filters", type=int, default=8)
     p.add_argument("--out", type=Path, default=OUT)
     p.add_argument("--no-save", action="store_true")
+    p.add_argument("--code-note", default="", help="where the code came from, if not a commit")
     args = p.parse_args(argv)
     folder = Path(os.environ.get("S2SLIDE_CACHE", "/tmp")) / "unet_transfer_study"
     t0 = time.perf_counter()
