@@ -14,6 +14,7 @@ from datetime import date
 
 import numpy as np
 
+from s2slide import checks
 from s2slide.data.bands import BOA_ADD_OFFSET_PB04, PB04_START, QUANTIFICATION_VALUE
 from s2slide.errors import InvalidInputError
 
@@ -43,10 +44,11 @@ def boa_add_offset(*, baseline: str | None = None, acquired: str | date | None =
     int
         ``-1000`` for baseline 04.00 and later, else ``0``.
     """
+    checks.text("baseline", baseline, example="'04.00' (as text, from the metadata)", optional=True)
     if baseline:
         return BOA_ADD_OFFSET_PB04 if _baseline_tuple(baseline) >= (4, 0) else 0
     if acquired is not None:
-        day = date.fromisoformat(str(acquired)[:10])
+        day = checks.day("acquired", acquired)
         return BOA_ADD_OFFSET_PB04 if day >= date.fromisoformat(PB04_START) else 0
     raise InvalidInputError("give the processing baseline (best) or the acquisition date")
 
@@ -69,7 +71,7 @@ def dn_to_reflectance(dn: np.ndarray, *, offset: int, nodata: int | None = 0) ->
         ``(dn + offset) / 10000``, NaN where ``dn == nodata``; values below 0 (dark pixels
         after the offset) are clipped to 0.
     """
-    dn = np.asarray(dn)
+    dn = checks.digital_numbers("dn", dn)
     refl = (dn.astype(np.float32) + np.float32(offset)) / np.float32(QUANTIFICATION_VALUE)
     refl = np.clip(refl, 0.0, None)
     if nodata is not None:

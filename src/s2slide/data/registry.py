@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from s2slide import config
+from s2slide import checks, config
 from s2slide.errors import (ChecksumError, DownloadError, InvalidInputError,
                             NetworkUnavailableError)
 
@@ -445,6 +445,7 @@ def fetch(relpath: str, *, progressbar: bool = True) -> Path:
     DownloadError
         The download failed.
     """
+    checks.text("relpath", relpath, example="'kaikoura-2016/diff_landslide_69.tif'")
     found = _from_mirror(relpath) or _cached(relpath)
     if found is not None:
         return found
