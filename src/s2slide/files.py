@@ -6,8 +6,8 @@ A file is written under a temporary name in its own folder and renamed into plac
 real name. A temporary's name says who wrote it, ``<name>.<host>-<pid>-<random>.s2tmp``; a temporary left
 by a process that no longer runs (or older than a day, for a folder shared between machines) is
 removed by the next write to that folder. Files get the usual permissions (``0666`` less the
-umask, as ``open()`` gives), not the ``0600`` of :func:`tempfile.mkstemp`, so that a class cache
-prepared by an instructor is readable by students.
+umask, as ``open()`` gives them), not the ``0600`` of :func:`tempfile.mkstemp`, so that a class
+cache prepared by an instructor is readable by students.
 """
 
 from __future__ import annotations
@@ -64,12 +64,6 @@ def clean_stale(folder: Path) -> list[Path]:
     return removed
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 @contextlib.contextmanager
 def atomic(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success it becomes ``target``, on any error
@@ -78,8 +72,7 @@ def atomic(target: Path) -> Iterator[Path]:
     clean_stale(target.parent)
     tmp = target.with_name(f"{target.name}.{_host()}-{os.getpid()}-{uuid.uuid4().hex[:8]}{MARK}")
     try:
-        yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())
+        yield tmp  # created by the caller with open()'s permissions, never mkstemp's 0600
         os.replace(tmp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -136,11 +136,14 @@ def _read_cache(key: str) -> xr.Dataset | None:
                             f"{meta.name} (one of them was altered or cut short)")
     with rasterio.open(tif) as src:
         stack, crs, transform = src.read(), src.crs, src.transform
-    if not _sidecar_fits(side, stack.shape):
+    try:
+        if not _sidecar_fits(side, stack.shape):
+            raise ValueError("its layers or grid differ from the GeoTIFF's")
+        return _from_layers(stack, side, crs, transform)
+    except (TypeError, ValueError, KeyError) as err:
         _drop(tif, meta)
         raise ChecksumError(f"the sidecar {meta.name} does not describe {tif.name} (its SHA-256 "
-                            "matches, the layers or grid do not)")
-    return _from_layers(stack, side, crs, transform)
+                            f"matches, but {err})") from err
 
 
 def _sidecar_fits(side: dict, shape: tuple[int, int, int]) -> bool:
