@@ -60,7 +60,7 @@ class _State:
     cut_after: dict[str, int] = field(default_factory=dict)
     # path -> bearer tokens accepted (others get HTTP 401)
     bearer: dict[str, set[str]] = field(default_factory=dict)
-    # path -> ("stall", None) or ("trickle", seconds between bytes)
+    # path -> ("stall", None), ("trickle", seconds between bytes) or ("trickle-body", seconds)
     faults: dict[str, tuple[str, float | None]] = field(default_factory=dict)
     # path -> a text the query string must hold (else HTTP 403, as Azure blob storage unsigned)
     query_needs: dict[str, str] = field(default_factory=dict)
@@ -177,8 +177,13 @@ class _Handler(BaseHTTPRequestHandler):
                 headers = {"Content-Type": "application/json", **headers}
         head = f"HTTP/1.1 {status} OK\r\nContent-Length: {len(body)}\r\n" + "".join(
             f"{k}: {v}\r\n" for k, v in headers.items()) + "Connection: close\r\n\r\n"
+        slow = head.encode() + body
         try:
-            for byte in head.encode() + body:
+            if kind == "trickle-body":  # headers at once, then the body byte by byte
+                self.wfile.write(head.encode())
+                self.wfile.flush()
+                slow = body
+            for byte in slow:
                 if self.state.stop.wait(interval or 0.2):
                     return
                 self.wfile.write(bytes([byte]))
@@ -222,10 +227,11 @@ class LoopbackServer:
         """Accept requests of ``path`` and never answer (until the server stops)."""
         self.state.faults[path] = ("stall", None)
 
-    def trickle(self, path: str, *, interval: float = 0.2) -> None:
+    def trickle(self, path: str, *, interval: float = 0.2, body_only: bool = False) -> None:
         """Answer ``path`` (its handler or bytes) one byte every ``interval`` seconds, status line
-        and headers included, so that no single read ever waits long."""
-        self.state.faults[path] = ("trickle", interval)
+        and headers included (or, ``body_only``, headers at once and then the body), so that no
+        single read ever waits long."""
+        self.state.faults[path] = ("trickle-body" if body_only else "trickle", interval)
 
     def redirect(self, path: str, location: str, *, status: int = 307) -> None:
         """Answer ``path`` with a redirect to ``location`` (e.g. another host)."""

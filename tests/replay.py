@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 import rasterio
-from rasterio.transform import from_origin
+from rasterio.transform import from_origin  # noqa: F401  (re-exported for tests)
 from rasterio.windows import Window
 
 from loopback import LoopbackServer, Request

@@ -531,7 +531,8 @@ def test_token_follows_redirects_to_copernicus_hosts_only(copernicus, tmp_path, 
     """The download service redirects to another host: the token is sent again to a Copernicus
     host (here ``localhost``, counted as one) and never to any other (``127.0.0.1`` on another
     port)."""
-    monkeypatch.setattr(cdse, "COPERNICUS_DOMAINS", (*cdse.COPERNICUS_DOMAINS, "localhost"))
+    monkeypatch.setattr(cdse, "COPERNICUS_DOMAINS",
+                        (*getattr(cdse, "COPERNICUS_DOMAINS", ()), "localhost"), raising=False)
     payload = b"z" * 5000
     rec = copernicus.add("ffff", POST, "2022-11-20T03:40:41.024Z", payload)
     with LoopbackServer() as other:

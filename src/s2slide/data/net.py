@@ -486,7 +486,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 def download(url: str, final: Path, *, what: str, timeout: float, size: int | None = None,
-             sha256: str | None = None, progress: bool = False) -> Path:
+             sha256: str | None = None, progress: bool = False, hint: str | None = None) -> Path:
     """Download ``url`` to ``final`` through a temporary name in the same folder.
 
     The body is streamed to ``<final>.s2slide-part-<pid>``, its SHA-256 computed on the way,
@@ -541,6 +541,6 @@ def download(url: str, final: Path, *, what: str, timeout: float, size: int | No
         os.replace(part, final)
         return final
     except requests.RequestException as err:
-        raise unavailable(what, err, url=url, budget=budget) from None
+        raise unavailable(what, err, url=url, budget=budget, hint=hint) from None
     finally:
         part.unlink(missing_ok=True)

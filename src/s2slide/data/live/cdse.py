@@ -381,16 +381,17 @@ class CDSESession:
     def _write(self, resp: Any, part: Path, have: int, budget: Any, total: int | None,
                progress: bool, desc: str) -> None:
         import requests
+        import urllib3
         from tqdm.auto import tqdm
 
         with open(part, "ab" if have else "wb") as out, tqdm(
                 total=total, initial=have, unit="B", unit_scale=True, desc=desc,
                 disable=not progress) as bar:
-            try:
-                for chunk in resp.iter_content(chunk_size=1 << 16):
+            try:  # read1: what arrived before a cut is written, so that a retry resumes from it
+                while chunk := resp.raw.read1(1 << 16):
                     out.write(chunk)
                     bar.update(len(chunk))
-            except (requests.RequestException, OSError) as err:
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as err:
                 out.flush()
                 if budget.passed():
                     raise net.unavailable(f"the download of {desc}", err, budget=budget,
@@ -709,11 +710,12 @@ def load_date(session: CDSESession, spec: SceneSpec, bands: Sequence[str], targe
     return refl, _grid.valid_from_scl(scl), acq
 
 
-def _load_dem(spec: SceneSpec, catalog: Any) -> tuple[np.ndarray, dict[str, Any]]:
+def _load_dem(spec: SceneSpec, catalog: Any, *,
+              timeout: float = 20.0) -> tuple[np.ndarray, dict[str, Any]]:
     from s2slide.data.live import stac
 
     cat = stac.get_catalog(catalog)
-    return stac.load_dem(stac.open_client(cat), cat, spec)
+    return stac.load_dem(stac.open_client(cat, timeout=timeout), cat, spec, timeout=timeout)
 
 
 def load_cdse(name: str | SceneSpec, *, bands: Sequence[str] | None = None,
@@ -721,7 +723,7 @@ def load_cdse(name: str | SceneSpec, *, bands: Sequence[str] | None = None,
               search_days: int = 10, max_candidates: int = 2,
               credentials: Credentials | None = None, session: CDSESession | None = None,
               download_dir: str | Path | None = None, progress: bool = True,
-              dem_catalog: Any = "earth-search") -> Any:
+              dem_catalog: Any = "earth-search", timeout: float = 60.0) -> Any:
     """Load a live scene through Copernicus Data Space in the :mod:`s2slide.data` contract.
 
     Parameters
@@ -742,6 +744,9 @@ def load_cdse(name: str | SceneSpec, *, bands: Sequence[str] | None = None,
         Show download progress bars.
     dem_catalog : str or stac.Catalog
         STAC catalogue of the Copernicus DEM GLO-30 (no account).
+    timeout : float
+        Overall seconds per request of a new session (see :class:`CDSESession`); the DEM's
+        catalogue requests get at most 20 s.
 
     Examples
     --------
@@ -750,12 +755,12 @@ def load_cdse(name: str | SceneSpec, *, bands: Sequence[str] | None = None,
     >>> ds = load_cdse("luding")                          # doctest: +SKIP
     """
     spec, bands, pre_day, post_day = _grid.resolve_request(name, bands, pre_date, post_date, max_cloud)
-    session = session or CDSESession(credentials)
+    session = session or CDSESession(credentials, timeout=timeout)
     opts = dict(search_days=search_days, max_cloud=max_cloud, max_candidates=max_candidates,
                 folder=Path(download_dir) if download_dir else None, progress=progress)
     pre, valid_pre, pre_acq = load_date(session, spec, bands, pre_day, **opts)
     post, valid_post, post_acq = load_date(session, spec, bands, post_day, **opts)
-    dem, dem_prov = _load_dem(spec, dem_catalog)
+    dem, dem_prov = _load_dem(spec, dem_catalog, timeout=min(timeout, 20.0))
     prov = {"route": "cdse", "catalog": "Copernicus Data Space Ecosystem (OData)",
             "catalog_url": session.odata_url, "reader": "SAFE zip, band files cropped with "
             "rasterio (WarpedVRT)", "harmonisation": "per-band BOA_ADD_OFFSET from "

@@ -421,26 +421,42 @@ def _configure_gdal(timeout: float) -> None:
         GDAL_HTTP_MAX_RETRY="2", GDAL_HTTP_RETRY_DELAY="1")
 
 
-_CORRUPT = ("not recognized as", "not a tiff", "tiffreaddirectory", "tiffread", "ireadblock",
-            "tifffilltile", "tifffillstrip", "read error", "cannot read", "corrupt",
-            "failed to read", "unexpected end", "is not a valid", "ioerror", "decode")
-_UNREACHABLE = ("curl", "http response code", "could not resolve", "timed out", "timeout",
-                "connection", "couldn't connect", "ssl", "404", "403", "not found")
+_NETWORK_WORDS = ("curl", "http response code", "http error", "could not resolve",
+                  "timed out", "timeout", "couldn't connect", "connection", "ssl")
 
 
-def _read_error(what: str, err: BaseException, hrefs: Sequence[str]) -> Exception:
-    """NetworkUnavailableError for a file that cannot be fetched, DownloadError for one that
-    arrives but is not a readable GeoTIFF (corrupt or truncated)."""
-    text = f"{err} {getattr(err, '__cause__', '') or ''}".lower()
-    where = ", ".join(hrefs[:2]) + (" ..." if len(hrefs) > 2 else "")
-    if any(k in text for k in _UNREACHABLE) and not any(k in text for k in _CORRUPT[:3]):
-        return _grid.network_error(f"the image files of {what} ({where})", err)
-    if any(k in text for k in _CORRUPT):
+def _diagnose(href: str, timeout: float) -> str | None:
+    """Open and decode a little of one image file on its own: None if it reads, else why not."""
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    try:
+        with rasterio.Env(GDAL_HTTP_TIMEOUT=str(max(1, int(round(timeout)))),
+                          GDAL_HTTP_MAX_RETRY="0", GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR",
+                          CPL_VSIL_CURL_ALLOWED_EXTENSIONS=".tif,.tiff,.TIF,.jp2"):
+            with rasterio.open(href) as src:
+                src.read(1, out_shape=(min(src.height, 64), min(src.width, 64)))
+    except (RasterioError, OSError, ValueError) as err:
+        return str(err) or type(err).__name__
+    return None
+
+
+def _read_error(what: str, err: BaseException, hrefs: Sequence[str],
+                timeout: float) -> Exception:
+    """NetworkUnavailableError for files that cannot be fetched, DownloadError for one that
+    arrives but is not a readable GeoTIFF (corrupt or truncated): each file is opened on its own
+    to tell which (odc-stac's own error may say neither)."""
+    for href in hrefs[:8]:
+        why = _diagnose(href, timeout)
+        if why is None:
+            continue
+        if any(word in why.lower() for word in _NETWORK_WORDS):
+            return _grid.network_error(f"the image file {href} of {what}", why)
         return DownloadError(
-            f"an image file of {what} arrived but is not a readable GeoTIFF (corrupt or "
-            f"truncated: {str(err)[:160]}); files: {where}. The catalogue is serving a broken "
-            "file: pick another date (pre_date/post_date) or catalogue, or report it to its "
-            "operator")
+            f"the image file {href} of {what} arrives but is not a readable GeoTIFF (corrupt or "
+            f"truncated: {why[:160]}). The catalogue is serving a broken file: pick another date "
+            "(pre_date/post_date) or catalogue, or report it to the catalogue's operator")
+    where = ", ".join(hrefs[:2]) + (" ..." if len(hrefs) > 2 else "")
     return _grid.network_error(f"the image files of {what} ({where})", err)
 
 
@@ -480,7 +496,7 @@ def read_items(items: Sequence, assets: Sequence[str], spec: SceneSpec, *,
         if isinstance(err, S2SlideError):
             raise
         hrefs = [it.assets[a].href.split("?")[0] for it in items for a in assets if a in it.assets]
-        raise _read_error(what, err, hrefs) from None
+        raise _read_error(what, err, hrefs, timeout) from None
     return [{a: ds[a].isel(time=i).values for a in assets} for i in range(len(items))]
 
 
