@@ -56,8 +56,8 @@ class _State:
     files: dict[str, bytes] = field(default_factory=dict)
     handlers: dict[tuple[str, str], Handler] = field(default_factory=dict)
     log: list[tuple[str, str, str]] = field(default_factory=list)
-    # path -> number of bytes after which the next GET is cut (connection closed)
-    cut_after: dict[str, int] = field(default_factory=dict)
+    # path -> (bytes after which a GET is cut (connection closed), for how many GETs)
+    cut_after: dict[str, tuple[int, int]] = field(default_factory=dict)
     # path -> bearer tokens accepted (others get HTTP 401)
     bearer: dict[str, set[str]] = field(default_factory=dict)
     # path -> ("stall", None), ("trickle", seconds between bytes) or ("trickle-body", seconds)
@@ -139,7 +139,13 @@ class _Handler(BaseHTTPRequestHandler):
             if start >= len(data):
                 self._send(416, b"", {"Content-Range": f"bytes */{len(data)}"})
                 return
-        cut = self.state.cut_after.pop(req.path, None) if req.method == "GET" else None
+        cut = None
+        if req.method == "GET" and req.path in self.state.cut_after:
+            cut, times = self.state.cut_after[req.path]
+            if times <= 1:
+                del self.state.cut_after[req.path]
+            else:
+                self.state.cut_after[req.path] = (cut, times - 1)
         status = 206 if m else 200
         self.send_response(status)
         self.send_header("Accept-Ranges", "bytes")
@@ -219,9 +225,9 @@ class LoopbackServer:
     def add_handler(self, method: str, path: str, handler: Handler) -> None:
         self.state.handlers[(method, path)] = handler
 
-    def cut_next_download(self, path: str, *, after: int) -> None:
-        """Close the connection after ``after`` bytes on the next GET of ``path``."""
-        self.state.cut_after[path] = after
+    def cut_next_download(self, path: str, *, after: int, times: int = 1) -> None:
+        """Close the connection after ``after`` bytes on the next ``times`` GETs of ``path``."""
+        self.state.cut_after[path] = (after, times)
 
     def stall(self, path: str) -> None:
         """Accept requests of ``path`` and never answer (until the server stops)."""

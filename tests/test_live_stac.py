@@ -30,7 +30,7 @@ from s2slide.data.live import _grid, stac
 from s2slide.data.scenes import SceneSpec, get_scene
 
 SPEC = get_scene("luding")
-MARGIN = 100  # tile pixels (20 m) around the scene window
+MARGIN = 20  # tile pixels (20 m) around the scene window
 BANDS10 = ("blue", "green", "red")
 BANDS20 = ("nir08", "swir16")
 

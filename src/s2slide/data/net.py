@@ -486,7 +486,8 @@ def _pid_alive(pid: int) -> bool:
 
 
 def download(url: str, final: Path, *, what: str, timeout: float, size: int | None = None,
-             sha256: str | None = None, progress: bool = False, hint: str | None = None) -> Path:
+             sha256: str | None = None, progress: bool = False, hint: str | None = None,
+             attempts: int = 1) -> Path:
     """Download ``url`` to ``final`` through a temporary name in the same folder.
 
     The body is streamed to ``<final>.s2slide-part-<pid>``, its SHA-256 computed on the way,
@@ -500,33 +501,57 @@ def download(url: str, final: Path, *, what: str, timeout: float, size: int | No
         Seconds allowed for connecting and for the first bytes; the whole transfer may take
         ``timeout + size / MIN_RATE`` seconds and must average :data:`LOW_RATE` over every
         ``timeout`` seconds.
+    attempts : int
+        Tries when the connection drops (never after the deadline or the speed rule failed).
 
     Raises
     ------
     NetworkUnavailableError
-        No answer, an HTTP error, the deadline or the speed rule passed.
+        No answer, the connection dropped on every try, the deadline or the speed rule passed.
+    DownloadError
+        An HTTP error status (e.g. 404).
     ChecksumError
         Complete but with another SHA-256 (or size).
     """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_parts(final.parent)
+    for attempt in range(1, max(1, attempts) + 1):
+        try:
+            return _download_once(url, final, what=what, timeout=timeout, size=size,
+                                  sha256=sha256, progress=progress, hint=hint)
+        except _Dropped as dropped:
+            if attempt >= attempts:
+                raise dropped.error from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _Dropped(Exception):
+    """A connection that dropped before the deadline: worth another try."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _download_once(url: str, final: Path, *, what: str, timeout: float, size: int | None,
+                   sha256: str | None, progress: bool, hint: str | None) -> Path:
     import requests
+    import urllib3
     from tqdm.auto import tqdm
 
     from s2slide.errors import ChecksumError, DownloadError
 
-    final.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_parts(final.parent)
     part = part_name(final)
     total_s = timeout + (size or 0) / MIN_RATE
     digest = hashlib.sha256()
     budget = None
     try:
         with deadline(total_s, min_rate=LOW_RATE, window=timeout) as budget:
-            sess = Session(timeout=total_s)
-            with sess.get(url, stream=True) as resp:
+            with Session(timeout=total_s).get(url, stream=True) as resp:
                 check_status(resp, what=what, error=DownloadError)
                 with open(part, "wb") as out, tqdm(total=size, unit="B", unit_scale=True,
                                                    desc=final.name, disable=not progress) as bar:
-                    for chunk in resp.iter_content(chunk_size=1 << 16):
+                    while chunk := resp.raw.read1(1 << 16):
                         out.write(chunk)
                         digest.update(chunk)
                         bar.update(len(chunk))
@@ -540,7 +565,12 @@ def download(url: str, final: Path, *, what: str, timeout: float, size: int | No
                                 f"{digest.hexdigest()[:12]}...); it was deleted, fetch it again")
         os.replace(part, final)
         return final
-    except requests.RequestException as err:
-        raise unavailable(what, err, url=url, budget=budget, hint=hint) from None
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as err:
+        if isinstance(err, (ChecksumError, DownloadError)):
+            raise
+        error = unavailable(what, err, url=url, budget=budget, hint=hint)
+        if budget is not None and budget.passed():
+            raise error from None
+        raise _Dropped(error) from None
     finally:
         part.unlink(missing_ok=True)

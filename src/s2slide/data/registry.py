@@ -472,9 +472,10 @@ def fetch(relpath: str, *, progressbar: bool = True, timeout: float = 60.0) -> P
         return net.download(url(relpath), config.cache_dir() / "mirror" / relpath,
                             what=f"the sample file {relpath!r}", timeout=timeout,
                             size=entry.size, sha256=entry.sha256, progress=progressbar,
+                            attempts=2,
                             hint="check the network and run again, or set S2SLIDE_MIRROR to a "
                                  "folder holding the course's sample files")
-    except (ChecksumError, NetworkUnavailableError):
+    except (ChecksumError, DownloadError, NetworkUnavailableError):
         raise
     except OSError as err:  # a full or read-only disk
         raise DownloadError(
