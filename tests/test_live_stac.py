@@ -337,6 +337,8 @@ def test_endpoint_settings_are_read_at_each_call(monkeypatch):
     from s2slide.errors import InvalidInputError
 
     names = {e.variable for e in config.ENDPOINT_SETTINGS if e.variable}
+    for name in names:  # a developer's shell may set them
+        monkeypatch.delenv(name, raising=False)
     assert names == {"S2SLIDE_EARTH_SEARCH_URL", "S2SLIDE_PLANETARY_COMPUTER_URL",
                      "S2SLIDE_PC_TOKEN_URL", "CDSE_ODATA_URL", "CDSE_TOKEN_URL",
                      "CDSE_DOWNLOAD_URL"}

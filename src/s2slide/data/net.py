@@ -83,8 +83,9 @@ class _Budget:
         if self.min_rate and now - self.window_start >= self.window:
             if self.window_bytes < self.min_rate * (now - self.window_start):
                 rate = self.window_bytes / (now - self.window_start)
-                self.reason = (f"the transfer averaged {rate:.0f} B/s over {now - self.window_start:.0f} s, "
-                               f"below the {self.min_rate:.0f} B/s allowed")
+                self.reason = (f"the transfer averaged {rate:.0f} B/s over "
+                               f"{now - self.window_start:.0f} s, below the "
+                               f"{self.min_rate:.0f} B/s allowed")
                 raise DeadlineExceeded(self.reason)
             self.window_start, self.window_bytes = now, 0
         return self.end - now
@@ -119,10 +120,11 @@ def deadline(seconds: float, *, min_rate: float | None = None,
     window : float
         Seconds over which ``min_rate`` is measured.
     """
-    if not seconds or seconds <= 0:
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
         from s2slide.errors import InvalidInputError
 
-        raise InvalidInputError(f"a network timeout must be a positive number of seconds, got {seconds!r}")
+        raise InvalidInputError(f"a network timeout must be a positive number of seconds, got "
+                                f"{seconds!r}")
     outer = _BUDGET.get()
     end = time.monotonic() + float(seconds)
     if outer is not None and outer.end < end:

@@ -14,7 +14,10 @@ Three routes, one contract (see :mod:`s2slide.data`):
     ``EE_PROJECT`` or a prompt; :mod:`s2slide.data.live.gee`.
 
 Chapters normally call ``data.load_scene("luding", source="live")``, which calls
-:func:`load_live` and caches the result on disk. Direct use::
+:func:`load_live` and caches the result on disk. Each catalogue's address is a setting
+(:data:`s2slide.config.ENDPOINTS`: ``S2SLIDE_EARTH_SEARCH_URL``, ``CDSE_ODATA_URL``...), read
+at every call; every request of the ``stac`` and ``cdse`` routes has an overall deadline
+(:mod:`s2slide.data.net`). Direct use::
 
     from s2slide.data import live
     live.reachable("stac")                      # True / False within about 2 s

@@ -363,6 +363,8 @@ class CDSESession:
                 if resp.status_code not in (200, 206):
                     net.check_status(resp, what=f"the download of {desc}", error=DownloadError,
                                      setting="CDSE_DOWNLOAD_URL")
+                    raise DownloadError(f"HTTP {resp.status_code} downloading {desc}: "
+                                        f"{resp.reason}; try again later")
                 if resp.status_code == 200:  # the server ignored Range: start again
                     have = 0
                 announced = _announced_total(resp, have)
