@@ -31,6 +31,7 @@ renamed when complete and verified; stale temporaries of ours are cleaned by the
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -204,6 +205,7 @@ class _DeadlineSocket:
         return io.BufferedReader(raw, io.DEFAULT_BUFFER_SIZE)
 
 
+@functools.cache
 def _connection_classes() -> tuple[type, type]:
     from urllib3.connection import HTTPConnection, HTTPSConnection
 
@@ -220,8 +222,9 @@ def _connection_classes() -> tuple[type, type]:
     return _Conn, _SConn
 
 
-def _adapter() -> Any:
-    """A requests adapter whose connections use :class:`_DeadlineSocket` (and never retry)."""
+@functools.cache
+def _adapter_class() -> type:
+    """A requests adapter class whose connections use :class:`_DeadlineSocket`."""
     from requests.adapters import HTTPAdapter
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
@@ -234,9 +237,15 @@ def _adapter() -> Any:
             super().init_poolmanager(*args, **kwargs)
             self.poolmanager.pool_classes_by_scheme = pools
 
-    return DeadlineAdapter(max_retries=0)
+    return DeadlineAdapter
 
 
+def _adapter() -> Any:
+    """A requests adapter whose connections use :class:`_DeadlineSocket` (and never retry)."""
+    return _adapter_class()(max_retries=0)
+
+
+@functools.cache
 def _session_class() -> type:
     import requests
 
