@@ -140,7 +140,7 @@ def test_dn_to_reflectance_of_reflectance_is_refused():
 
 
 def test_boa_add_offset_of_a_date_that_is_no_date_is_refused():
-    with pytest.raises(errors.InvalidInputError, match="YYYY-MM-DD"):
+    with pytest.raises(errors.InvalidInputError, match="not an ISO date"):
         harmonize.boa_add_offset(acquired="yesterday")
 
 

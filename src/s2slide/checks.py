@@ -21,7 +21,6 @@ Every failure is an :class:`~s2slide.errors.InvalidInputError` (or one of its su
 from __future__ import annotations
 
 import os
-from datetime import date, datetime
 from typing import Any, Sequence
 
 import numpy as np
@@ -79,19 +78,6 @@ def text(name: str, value: Any, *, example: str, optional: bool = False) -> Any:
     if not isinstance(value, str) or not value.strip():
         raise InvalidInputError(f"{name}={value!r}: give a string such as {example}.")
     return value
-
-
-def day(name: str, value: Any) -> date:
-    """``value`` (a date, or ISO text starting ``YYYY-MM-DD``) as a :class:`datetime.date`."""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(text(name, value, example="'2022-11-20'")[:10])
-    except ValueError as err:
-        raise InvalidInputError(f"{name}={value!r}: give a date as 'YYYY-MM-DD' (e.g. "
-                                "'2022-11-20') or a datetime.date.") from err
 
 
 def array(name: str, value: Any) -> np.ndarray:
