@@ -52,6 +52,7 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage, stats
 
+from s2slide import checks
 from s2slide.data import harmonize
 from s2slide.data.bands import L4S_CHANNELS, L4S_MEAN, L4S_STD, QUANTIFICATION_VALUE, S2_L2A_BANDS
 from s2slide.errors import InvalidInputError, SceneNotFoundError
@@ -849,6 +850,10 @@ def scene_dn(name: str | Preset = "luding", *, seed: int = 0, shape: tuple[int, 
     preset = _preset(name)
     spec = get_scene(preset.name)
     ny, nx = _check_shape(shape, spec.shape)
+    seed = checks.integer("seed", seed, minimum=0)
+    # peak memory measured at about 350 bytes per pixel (1,000 and 2,000 px a side): check first
+    checks.memory(f"simulate.scene(shape=({ny}, {nx}))", 400.0 * (ny + 2 * _PAD) * (nx + 2 * _PAD),
+                  hint="ask for a smaller shape (the presets are a few hundred pixels a side)")
     clouds = _check_fraction(clouds, "clouds")
     dx, dy = _check_shift(misregistration)
     rng = _streams(seed, preset)
@@ -1051,12 +1056,9 @@ def _bitemporal_patch(rng: np.random.Generator, *, size: int, res_m: float,
 
 def _check_patch_request(n, size, seed) -> None:
     """Raise a helpful error unless ``n`` >= 1, 32 <= ``size`` <= 1024 and ``seed`` >= 0."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise InvalidInputError(f"n={n!r}: ask for at least one patch, e.g. n=200")
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 32 <= size <= 1024:
-        raise InvalidInputError(f"size={size!r}: give a patch side between 32 and 1024 px (128)")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InvalidInputError(f"seed={seed!r}: give a non-negative integer, e.g. seed=0")
+    checks.integer("n", n, minimum=1, hint=", the number of patches, e.g. n=200")
+    checks.integer("size", size, minimum=32, maximum=1024, hint=", a patch side in px (128)")
+    checks.integer("seed", seed, minimum=0, hint=", e.g. seed=0")
 
 
 def bitemporal_patches(n: int, *, seed: int = 0, size: int = 128,

@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from s2slide import checks
 from s2slide.errors import InvalidInputError, ShapeMismatchError, TrainingError
 
 
@@ -227,7 +228,7 @@ def seed001_inputs(raw: np.ndarray) -> np.ndarray:
     ndarray
         float32, (..., y, x, 6) in the order of :data:`SEED001_INPUTS`.
     """
-    raw = np.asarray(raw, np.float64)
+    raw = checks.array("raw", raw).astype(np.float64)
     if raw.ndim < 3 or raw.shape[-1] != 6:
         raise ShapeMismatchError(f"raw has shape {raw.shape}: give (..., y, x, 6) with red, "
                                  "green, blue, NIR, slope and DEM (l4s.SEED001_CHANNELS)")
@@ -293,8 +294,9 @@ def bitemporal_inputs(pre: np.ndarray, post: np.ndarray, dem: np.ndarray, slope:
         the aspect's sine and cosine are the last two channels (``aspect=(-2, -1)`` for
         :func:`make_dataset`).
     """
-    pre, post = np.asarray(pre, np.float32), np.asarray(post, np.float32)
-    terrain = [np.asarray(a, np.float32) for a in (dem, slope, aspect)]
+    pre, post = (checks.array(n, v).astype(np.float32) for n, v in (("pre", pre), ("post", post)))
+    terrain = [checks.array(n, v).astype(np.float32)
+               for n, v in (("dem", dem), ("slope", slope), ("aspect", aspect))]
     if pre.shape != post.shape or any(t.shape != pre.shape[:-1] for t in terrain):
         raise ShapeMismatchError(f"pre {pre.shape} and post {post.shape} must match, and dem, "
                                  f"slope, aspect {[t.shape for t in terrain]} be their (..., y, x)")
