@@ -213,7 +213,8 @@ def seed001_inputs(raw: np.ndarray) -> np.ndarray:
     the three bands in the patch (one scale for the three); NDVI ``(NIR - red) / (NIR + red)``
     of the values as given (Landslide4Sense file units, not reflectance: see
     :data:`s2slide.data.l4s.FILE_SCALE`); slope and elevation as ``1 - x / (max / 2)`` over the
-    patch. Every channel then lies in -1..1 whatever the scene's brightness.
+    patch. For non-negative values every channel lies in -1..1, whatever the scene's
+    brightness.
 
     Parameters
     ----------
@@ -246,7 +247,7 @@ def seed001_from_normalised(images: np.ndarray) -> np.ndarray:
     """:func:`seed001_inputs` of patches already in the course's input (officially normalised).
 
     Undoes ``l4s.normalise`` for :data:`s2slide.data.l4s.SEED001_CHANNELS` (``x * std + mean``,
-    exact; a NaN that ``normalise`` set to the channel mean stays at the mean), so both input
+    exact; a NaN that ``normalise`` filled keeps its fill value), so both input
     sets come from the very same patches, whatever their source.
 
     Parameters
