@@ -94,7 +94,7 @@ def iou_from_f1(f1: Any) -> Any:
     float or ndarray of float64
         IoU in [0, 1], same shape.
     """
-    arr = np.asarray(f1, dtype=np.float64)
+    arr = np.asarray(checks.array("f1", f1), dtype=np.float64)
     if ((arr < 0) | (arr > 1)).any():
         raise InvalidInputError(f"F1 must lie in [0, 1], got {arr[(arr < 0) | (arr > 1)][:3]}; "
                                 "give fractions, not percent (0.83, not 83).")
@@ -124,10 +124,9 @@ def from_counts(*, tp: float, fp: float, fn: float, tn: float | None = None) -> 
         with ``tn`` also ``iou_background``, ``miou`` (mean of the two, as :func:`scores`) and
         ``accuracy``.
     """
-    values = {"tp": tp, "fp": fp, "fn": fn} | ({} if tn is None else {"tn": tn})
-    if not all(np.isfinite(v) and v >= 0 for v in values.values()):
-        raise InvalidInputError(f"counts {values}: each must be a finite number >= 0 (a negative "
-                                "tn means the total area given was smaller than tp + fp + fn).")
+    hint = " (a negative tn means the total area given was smaller than tp + fp + fn)"
+    tp, fp, fn = (checks.number(k, v, minimum=0, hint=hint) for k, v in (("tp", tp), ("fp", fp), ("fn", fn)))
+    tn = None if tn is None else checks.number("tn", tn, minimum=0, hint=hint)
     out = {"precision": _ratio(tp, tp + fp), "recall": _ratio(tp, tp + fn),
            "f1": _ratio(2 * tp, 2 * tp + fp + fn), "iou": _ratio(tp, tp + fp + fn)}
     if tn is not None:

@@ -190,10 +190,11 @@ def sample_centres(valid, *, n: int | None, seed: int = 0,
     (rows, cols) : int64 arrays (n,)
     """
     rows, cols = centres(valid, min_pixels=min_pixels)
-    if n is None or n >= rows.size:
+    if n is None:
         return rows, cols
-    if int(n) != n or n < 1:
-        raise InvalidInputError(f"n={n}: draw at least one patch centre (or None for all).")
+    n = checks.integer("n", n, minimum=1, hint=": draw at least one patch centre (or None for all)")
+    if n >= rows.size:
+        return rows, cols
     pick = np.sort(np.random.default_rng(seed).choice(rows.size, size=int(n), replace=False))
     return rows[pick], cols[pick]
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from s2slide import checks
 from s2slide.errors import InvalidInputError, NoValidDataError, TrainingError
 
 #: The paper's training settings (Section 3.4.1), found with Keras Tuner on full scenes.
@@ -193,10 +194,9 @@ def deep_features(model, padded: np.ndarray, valid: np.ndarray, *, patch: int = 
 
 def weight_updates(n_patches: int, *, batch_size: int, epochs: int) -> int:
     """Weight updates of a training: batches per epoch (the last one partial) times epochs."""
-    if min(n_patches, batch_size, epochs) < 1:
-        raise InvalidInputError(f"n_patches={n_patches}, batch_size={batch_size}, epochs={epochs}: "
-                                "each must be at least 1.")
-    return math.ceil(n_patches / batch_size) * int(epochs)
+    n_patches, batch_size, epochs = (checks.integer(k, v, minimum=1) for k, v in (
+        ("n_patches", n_patches), ("batch_size", batch_size), ("epochs", epochs)))
+    return math.ceil(n_patches / batch_size) * epochs
 
 
 def matched_settings(n_pixels: int, *, n_patches: int = 20_000,
