@@ -383,3 +383,16 @@ def test_channel_statistics_checks_its_input():
         l4s.channel_statistics(np.ones((2, 8, 8, 3)), np.zeros((2, 8, 9)))
     stats = l4s.channel_statistics(np.ones((2, 8, 8, 3)), np.zeros((2, 8, 8)))
     assert np.isnan(stats.contrast).all() and stats.landslide_share == 0
+
+
+def test_live_patches_leave_the_mirror_sample_out(tmp_path, monkeypatch, online):
+    """load_patches(exclude=SAMPLE_IDS): the real sample stays out of a Zenodo training set."""
+    for i in range(1, 8):
+        l4s.write_patch(tmp_path / "img" / f"image_{i}.h5", np.full((128, 128, 14), i, np.float32),
+                        tmp_path / "mask" / f"mask_{i}.h5", np.zeros((128, 128), np.uint8))
+    asked = {}
+    monkeypatch.setattr(l4s, "download", lambda split, n=None, **kw: asked.update(n=n) or tmp_path)
+    images, _, label = l4s.load_patches(4, source="live", exclude=l4s.SAMPLE_IDS)
+    assert asked["n"] == 4 + len(l4s.SAMPLE_IDS) and "Zenodo" in label
+    raw = (images[:, 0, 0, 0] * bands.L4S_STD[3] + bands.L4S_MEAN[3]).round()
+    assert raw.tolist() == [2, 4, 5, 6]                      # 1 and 3 are sample ids
