@@ -123,6 +123,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import warnings
 
 try:
     import google.colab  # noqa: F401
@@ -135,8 +136,8 @@ if IN_COLAB:
     REPOSITORY = "{repository_url()}"
     REF = "{ref}"  # the branch or release tag of REPOSITORY that this notebook belongs to
     AGAIN = "then Runtime > Restart session and run this cell again"
-    PYPI = ("check that this runtime reaches pypi.org (if it does, Colab has changed: report it at "
-            f"{{REPOSITORY}}/issues), {{AGAIN}}")
+    PYPI = ("check that this runtime reaches pypi.org (if it does, Colab has changed: report it "
+            f"at {{REPOSITORY}}/issues), {{AGAIN}}")
     STEPS = [  # (what, pip's arguments, what to do when it fails)
         ("the packages Colab lacks", [{lacks}
         ], PYPI),{no_deps}
@@ -152,11 +153,14 @@ if IN_COLAB:
     print(f"Colab setup: installing s2slide ({{REF}}) and the packages Colab lacks")
     for what, args, todo in STEPS:
         pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", *args],
-                             capture_output=True, text=True)
-        said = [line.strip() for line in pip.stderr.splitlines()
-                if line.strip().lower().startswith(("error", "fatal"))]
+                             capture_output=True, text=True,
+                             env={{**os.environ, "GIT_TERMINAL_PROMPT": "0"}})
+        said = [line.strip() for line in pip.stderr.splitlines()  # pip's and git's own errors
+                if line.strip().lower().startswith(("error", "fatal"))
+                and "subprocess-exited" not in line]
         if pip.returncode:
             reason = (said or pip.stderr.strip().splitlines() or ["no message"])[0]
+            warnings.filterwarnings("ignore", "To exit")  # IPython's hint on SystemExit: not meant
             raise SystemExit(f"Colab setup: installing {{what}} failed ({{reason}}); {{todo}}.")
         if said:  # pip's warnings
             print(*said, sep="\\n", file=sys.stderr)
