@@ -102,8 +102,11 @@ def find_python() -> tuple[str, str] | None:
         if f"{sys.version_info[0]}.{sys.version_info[1]}" == version:
             candidates.append(sys.executable)
     for path in filter(None, candidates):
-        proc = subprocess.run([path, "-c", "import sys, venv; print('%d.%d' % sys.version_info[:2])"],
-                              capture_output=True, text=True)
+        try:
+            proc = subprocess.run([path, "-c", "import sys, venv; print('%d.%d' % sys.version_info[:2])"],
+                                  capture_output=True, text=True, timeout=60)
+        except OSError:  # not there, not executable
+            continue
         if proc.returncode == 0 and proc.stdout.strip() in PYTHONS:
             return path, proc.stdout.strip()
     return None
@@ -172,8 +175,7 @@ def colab() -> dict:
     """Colab's freeze and the stand-in's Python; skips (saying why) where either is missing."""
     path = chapters.freeze_path()
     if path is None:
-        pytest.skip(f"Colab's pip freeze is not here ({chapters.FREEZE_DEFAULT}); set S2SLIDE_COLAB_FREEZE "
-                    "to a copy of pip-freeze.txt from github.com/googlecolab/backend-info")
+        pytest.skip(chapters.FREEZE_MISSING)
     found = find_python()
     if found is None:
         pytest.skip(f"no Python {' / '.join(PYTHONS)} found for the Colab stand-in (set S2SLIDE_COLAB_PYTHON)")
@@ -473,6 +475,15 @@ def test_a_failed_install_says_what_to_do(base_env, tmp_path, monkeypatch):
     assert not any("To exit" in out.get("text", "") for out in output), "IPython's exit hint is shown"
 
 
+def test_find_python_takes_the_one_named_and_says_which(monkeypatch):
+    """S2SLIDE_COLAB_PYTHON wins (CI names uv's 3.13 there); the version reported is the interpreter's."""
+    monkeypatch.setenv("S2SLIDE_COLAB_PYTHON", sys.executable)
+    assert find_python() == (sys.executable, "%d.%d" % sys.version_info[:2])
+    monkeypatch.setenv("S2SLIDE_COLAB_PYTHON", "/nonexistent/python3.13")
+    found = find_python()
+    assert found is not None and found[1] in PYTHONS  # falls back to what this machine has
+
+
 def test_stub_is_only_in_the_standin():
     """The stub must never leak into the book's own environment (it would switch every chapter to Colab mode)."""
     with pytest.raises(ImportError):
@@ -485,5 +496,4 @@ if __name__ == "__main__":
           f"Colab stand-in: no Python {' / '.join(PYTHONS)} found (set S2SLIDE_COLAB_PYTHON)")
     if found and found[1] != PYTHONS[0]:
         print(f"  Colab has Python {PYTHONS[0]}; this is the fallback")
-    print(f"Colab's freeze: {path}" if path else
-          f"Colab's freeze: not found ({chapters.FREEZE_DEFAULT}, S2SLIDE_COLAB_FREEZE): the stand-in is skipped")
+    print(f"Colab's freeze: {path}" if path else f"{chapters.FREEZE_MISSING}: the stand-in is skipped")

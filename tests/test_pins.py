@@ -37,8 +37,7 @@ def _first_code(path: Path) -> str:
 def freeze() -> dict[str, str]:
     path = chapters.freeze_path()
     if path is None:
-        pytest.skip(f"Colab's pip freeze is not here ({chapters.FREEZE_DEFAULT}); set S2SLIDE_COLAB_FREEZE "
-                    "to a copy of pip-freeze.txt from github.com/googlecolab/backend-info")
+        pytest.skip(chapters.FREEZE_MISSING)
     return env.read_freeze(path.read_text())
 
 

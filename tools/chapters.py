@@ -95,6 +95,12 @@ def freeze_path() -> Path | None:
     return path if path.is_file() else None
 
 
+#: Why the tests that need Colab's freeze skip without it.
+FREEZE_MISSING = ("Colab's pip freeze is not here (S2SLIDE_COLAB_FREEZE, else ../shared/colab/pip-freeze.txt "
+                  "beside the checkout): put a copy of pip-freeze.txt from github.com/googlecolab/backend-info "
+                  "there, as .github/workflows/book.yml does")
+
+
 def colab_requirements() -> list[str]:
     """What the cell's first pip call installs: COLAB_LACKS at their pins, then NO_DEPS_REQUIRE."""
     p = pins()
