@@ -27,8 +27,9 @@ The ONE change made to a chapter: its requirement ``s2slide @ git+<repository>@<
 other requirement is installed from PyPI exactly as the cell writes it.
 
 Checked: the cell's requirements resolve against the freeze without changing any of its packages (pip's
-resolver, constrained to the freeze, on the stand-in's Python), and the packages it installs without their
-requirements find all of them but the ones named in tools/chapters.py. For each chapter: every cell runs;
+resolver, constrained to the freeze, on the stand-in's Python), also against the GPU runtime's freeze
+(pip-freeze.gpu.txt beside it), where the cell skips what that runtime has (distributed, dask); and the
+packages it installs without their requirements find all of them but the ones named in tools/chapters.py. For each chapter: every cell runs;
 the first cell installs s2slide and installs nothing that Colab has (no package of the freeze lands in the
 overlay); ``pip check`` finds no broken requirement that the base did not have, but the ones named;
 chapter 0 prints that the cell changed none of Colab's packages.
@@ -170,28 +171,35 @@ def _package_copy(where: Path) -> Path:
     return where
 
 
+def _runtime(path: Path) -> dict:
+    """One of Colab's runtimes from its freeze: the file, ``{name: version}`` and pip constraints."""
+    from s2slide.records import env
+
+    freeze = env.read_freeze(path.read_text())
+    constraints = [f"{name}=={version}" for name, version in sorted(freeze.items())]
+    constraints += [f"{sub}=={freeze[name]}" for name, sub in SUBSTITUTES.items() if name in freeze]
+    return {"path": path, "freeze": freeze, "constraints": "\n".join(constraints) + "\n"}
+
+
 @pytest.fixture(scope="session")
 def colab() -> dict:
-    """Colab's freeze and the stand-in's Python; skips (saying why) where either is missing."""
+    """Colab's CPU runtime (its freeze; the stand-in's base), its GPU runtime where its freeze sits beside
+    (pip-freeze.gpu.txt; only resolved against), and the stand-in's Python. Skips, saying why, without."""
     path = chapters.freeze_path()
     if path is None:
         pytest.skip(chapters.FREEZE_MISSING)
     found = find_python()
     if found is None:
         pytest.skip(f"no Python {' / '.join(PYTHONS)} found for the Colab stand-in (set S2SLIDE_COLAB_PYTHON)")
-    from s2slide.records import env
-
     python, version = found
     if version != PYTHONS[0]:
         import warnings
 
         warnings.warn(f"Colab stand-in on Python {version} ({python}): Colab has Python {PYTHONS[0]}, "
                       "which this machine lacks (set S2SLIDE_COLAB_PYTHON)", stacklevel=1)
-    freeze = env.read_freeze(path.read_text())
-    constraints = [f"{name}=={version_}" for name, version_ in sorted(freeze.items())]
-    constraints += [f"{sub}=={freeze[name]}" for name, sub in SUBSTITUTES.items() if name in freeze]
-    return {"path": path, "freeze": freeze, "python": python, "version": version,
-            "constraints": "\n".join(constraints) + "\n"}
+    gpu = path.with_name("pip-freeze.gpu.txt")
+    return {**_runtime(path), "python": python, "version": version,
+            "gpu": _runtime(gpu) if gpu.is_file() else None}
 
 
 def _resolver(colab: dict) -> Path:
@@ -205,11 +213,10 @@ def _resolver(colab: dict) -> Path:
     return where / "bin" / "python"
 
 
-def _dry_run(colab: dict, *args: str) -> dict:
-    """pip's report of installing ``args`` on the stand-in's Python, constrained to Colab's freeze."""
-    BASE_ROOT.mkdir(parents=True, exist_ok=True)
-    constraints = BASE_ROOT / f"constraints-{hashlib.sha256(colab['constraints'].encode()).hexdigest()[:12]}.txt"
-    constraints.write_text(colab["constraints"])
+def _dry_run(colab: dict, runtime: dict, *args: str) -> dict:
+    """pip's report of installing ``args`` on the stand-in's Python, constrained to a runtime's freeze."""
+    constraints = BASE_ROOT / f"constraints-{hashlib.sha256(runtime['constraints'].encode()).hexdigest()[:12]}.txt"
+    constraints.write_text(runtime["constraints"])
     report = BASE_ROOT / f"report-{os.getpid()}.json"
     proc = _pip(_resolver(colab), "install", "--dry-run", "--ignore-installed", "-q", "--no-input",
                 "--report", str(report), "-c", str(constraints), *args)
@@ -220,23 +227,27 @@ def _dry_run(colab: dict, *args: str) -> dict:
     return out
 
 
-@pytest.fixture(scope="session")
-def resolution(colab, tmp_path_factory) -> dict:
-    """What the cell's pip calls would install on Colab: ``{"installs": {name: version}, "no_deps": {...}}``
-    or ``{"error": pip's message}``. Cached per freeze, cell requirements and package metadata."""
-    requirements = chapters.colab_requirements()
-    no_deps = [f"{name}=={chapters.pins()[name]}" for name in chapters.NO_DEPS]
-    key_text = json.dumps([colab["constraints"], colab["version"], requirements, no_deps,
+def _lacking(requirements: list[str], freeze: dict[str, str]) -> list[str]:
+    """What the cell installs on a runtime: it skips a package the runtime has at any version."""
+    return [r for r in requirements if _norm(re.split(r"[=@ ]", r)[0]) not in freeze]
+
+
+def _resolve(colab: dict, runtime: dict, scratch: Path) -> dict:
+    """What the cell's pip calls would install on a runtime: ``{"installs": {name: version}, "no_deps":
+    {name: its requirements}}``, or ``{"error": pip's message}``. Cached per freeze, cell and package."""
+    requirements = _lacking(chapters.colab_requirements(), runtime["freeze"])
+    no_deps = _lacking([f"{name}=={chapters.pins()[name]}" for name in chapters.NO_DEPS], runtime["freeze"])
+    key_text = json.dumps([runtime["constraints"], colab["version"], requirements, no_deps,
                            (ROOT / "pyproject.toml").read_text()])
     cached = BASE_ROOT / f"resolution-{hashlib.sha256(key_text.encode()).hexdigest()[:12]}.json"
     with _lock(BASE_ROOT / ".lock"):
         if not cached.exists():
-            package = _package_copy(tmp_path_factory.mktemp("resolve") / "s2slide")
-            report = _dry_run(colab, *requirements, str(package))
+            package = _package_copy(scratch / f"s2slide-{cached.stem}")
+            report = _dry_run(colab, runtime, *requirements, str(package))
             out = {"error": report["error"]} if "error" in report else {"installs": {
                 _norm(i["metadata"]["name"]): i["metadata"]["version"] for i in report["install"]}}
             if "installs" in out:
-                report = _dry_run(colab, "--no-deps", *no_deps)
+                report = _dry_run(colab, runtime, "--no-deps", *no_deps) if no_deps else {"install": []}
                 out["no_deps"] = {_norm(i["metadata"]["name"]): i["metadata"].get("requires_dist", [])
                                   for i in report.get("install", [])}
                 out["error"] = report.get("error")
@@ -244,14 +255,33 @@ def resolution(colab, tmp_path_factory) -> dict:
     return json.loads(cached.read_text())
 
 
-def test_the_colab_cell_resolves_against_colab_freeze(colab, resolution):
-    """The cell's packages (and s2slide's requirements) resolve with every package of the freeze as it is."""
-    assert not resolution.get("error"), (
+@pytest.fixture(scope="session")
+def resolution(colab, tmp_path_factory) -> dict:
+    """The resolution on Colab's CPU runtime (the one the stand-in stands for)."""
+    return _resolve(colab, colab, tmp_path_factory.mktemp("resolve"))
+
+
+def _runtime_param(kind: str, colab: dict) -> dict:
+    if kind == "cpu":
+        return colab
+    if colab["gpu"] is None:
+        pytest.skip(f"no pip-freeze.gpu.txt beside {colab['path']}")
+    return colab["gpu"]
+
+
+@pytest.mark.parametrize("kind", ["cpu", "gpu"])
+def test_the_colab_cell_resolves_against_colab_freeze(kind, colab, tmp_path_factory):
+    """The cell's packages (and s2slide's requirements) resolve with every package of the runtime's
+    freeze as it is; on the GPU runtime, which has distributed and dask, the cell installs neither."""
+    runtime = _runtime_param(kind, colab)
+    resolved = _resolve(colab, runtime, tmp_path_factory.mktemp("resolve"))
+    assert not resolved.get("error"), (
         f"pip cannot install the Colab cell's packages without changing Colab's (constrained to "
-        f"{colab['path']}, Python {colab['version']}):\n{resolution['error'][-3000:]}")
-    changed = {n: (colab["freeze"][n], v) for n, v in resolution["installs"].items()
-               if n in colab["freeze"] and colab["freeze"][n] != v}
+        f"{runtime['path']}, Python {colab['version']}):\n{resolved['error'][-3000:]}")
+    changed = {n: (runtime["freeze"][n], v) for n, v in resolved["installs"].items()
+               if n in runtime["freeze"] and runtime["freeze"][n] != v}
     assert not changed, f"the cell would change Colab's {changed} (Colab's, new)"
+    assert "s2slide" in resolved["installs"]
 
 
 def _no_deps_requirements(resolution: dict, version: str) -> dict[str, list]:
@@ -269,13 +299,16 @@ def _no_deps_requirements(resolution: dict, version: str) -> dict[str, list]:
     return out
 
 
-def test_no_deps_packages_find_their_requirements(colab, resolution):
+@pytest.mark.parametrize("kind", ["cpu", "gpu"])
+def test_no_deps_packages_find_their_requirements(kind, colab, tmp_path_factory):
     """A package the cell installs without its requirements finds every one of them on Colab or in the
     cell, but those tools/chapters.py names (and Colab has those, at another version)."""
-    assert not resolution.get("error"), resolution.get("error")
-    have = {**colab["freeze"], **resolution["installs"]}
-    assert set(resolution["no_deps"]) == set(chapters.NO_DEPS)
-    for name, requires in resolution["no_deps"].items():
+    runtime = _runtime_param(kind, colab)
+    resolved = _resolve(colab, runtime, tmp_path_factory.mktemp("resolve"))
+    assert not resolved.get("error"), resolved.get("error")
+    have = {**runtime["freeze"], **resolved["installs"]}
+    assert set(resolved["no_deps"]) == set(_lacking(list(chapters.NO_DEPS), runtime["freeze"]))
+    for name, requires in resolved["no_deps"].items():
         skipped, _ = chapters.NO_DEPS[name]
         wanted = _no_deps_requirements({"no_deps": {name: requires}}, colab["version"])
         for required, reqs in wanted.items():
@@ -295,7 +328,7 @@ def base_env(colab, resolution) -> dict:
     """The Colab-like base environment (built once per freeze, Python and roots)."""
     if resolution.get("error"):
         pytest.fail("the Colab cell does not resolve against Colab's freeze: see "
-                    "test_the_colab_cell_resolves_against_colab_freeze")
+                    "test_the_colab_cell_resolves_against_colab_freeze[cpu]")
     freeze = colab["freeze"]
     missing = [name for name in ROOTS if name not in freeze]
     assert not missing, f"Colab's freeze no longer has {missing}: update ROOTS and the chapters"

@@ -116,7 +116,7 @@ def colab_cell_source(ref: str | None = None) -> str:
     lacks = "".join(f'\n            "{req}",' for req in colab_requirements())
     no_deps = "".join(f'\n        # {name} {p[name]} {why}:'
                       f'\n        # installed without its requirements (those Colab lacks are in the list above).'
-                      f'\n        ("{name}", ["--no-deps", "{name}=={p[name]}"], PYPI),'
+                      f'\n        ("{name}", ["--no-deps"], ["{name}=={p[name]}"], PYPI),'
                       for name, (_, why) in NO_DEPS.items())
     return f"""{MARKER}: on Google Colab, install what this course needs that Colab lacks, at versions that
 # leave every package Colab ships as it is, and the course's helper package s2slide.
@@ -126,6 +126,7 @@ def colab_cell_source(ref: str | None = None) -> str:
 import importlib.metadata
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -144,22 +145,35 @@ if IN_COLAB:
     AGAIN = "then Runtime > Restart session and run this cell again"
     PYPI = ("check that this runtime reaches pypi.org (if it does, Colab has changed: report it "
             f"at {{REPOSITORY}}/issues), {{AGAIN}}")
-    STEPS = [  # (what, pip's arguments, what to do when it fails)
-        ("the packages Colab lacks", [{lacks}
+    STEPS = [  # (what, pip's options, requirements, what to do when it fails)
+        ("the packages Colab lacks", [], [{lacks}
         ], PYPI),{no_deps}
-        ("s2slide", [f"s2slide @ git+{{REPOSITORY}}@{{REF}}"],
+        ("s2slide", [], [f"s2slide @ git+{{REPOSITORY}}@{{REF}}"],
          f"check that {{REPOSITORY}} exists and has the branch or tag {{REF}}, {{AGAIN}}"),
     ]
+
+    def installed(requirement):
+        \"\"\"Whether this runtime has the package at all (at any version: Colab's own is kept).\"\"\"
+        try:
+            importlib.metadata.version(re.split(r"[=@ ]", requirement)[0])
+        except importlib.metadata.PackageNotFoundError:
+            return False
+        return True
+
     # Colab's own versions, before anything is installed: chapter 0 prints what this cell changed.
     SNAPSHOT = os.path.join(tempfile.gettempdir(), "{SNAPSHOT}")
     if not os.path.exists(SNAPSHOT):
         with open(SNAPSHOT, "w") as file:
             json.dump({{d.metadata["Name"]: d.version for d in importlib.metadata.distributions()}},
                       file)
-    print(f"Colab setup: installing s2slide ({{REF}}) and the packages Colab lacks")
-    for what, args, todo in STEPS:
-        pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", *args],
-                             capture_output=True, text=True,
+    for what, options, requirements, todo in STEPS:
+        # what this runtime has is kept (e.g. distributed and dask on Colab's GPU runtime)
+        requirements = [r for r in requirements if not installed(r)]
+        if not requirements:
+            continue
+        print(f"Colab setup: installing {{what}}")
+        command = [sys.executable, "-m", "pip", "install", "-q", *options, *requirements]
+        pip = subprocess.run(command, capture_output=True, text=True,
                              env={{**os.environ, "GIT_TERMINAL_PROMPT": "0"}})
         said = [line.strip() for line in pip.stderr.splitlines()  # pip's and git's own errors
                 if line.strip().lower().startswith(("error", "fatal"))
@@ -170,7 +184,7 @@ if IN_COLAB:
             raise SystemExit(f"Colab setup: installing {{what}} failed ({{reason}}); {{todo}}.")
         if said:  # pip's warnings
             print(*said, sep="\\n", file=sys.stderr)
-    print("Colab setup: done")"""
+    print(f"Colab setup: done (s2slide from {{REPOSITORY}}@{{REF}})")"""
 
 
 def sync(path: Path, ref: str | None = None) -> bool:
