@@ -14,22 +14,115 @@ Everything is driven by environment variables so that a notebook never needs edi
     else ``./s2slide_results``).
 ``S2SLIDE_MODE``
     ``fast`` or ``full``: the default training mode of the deep-learning chapters.
+``S2SLIDE_EARTH_SEARCH_URL``, ``S2SLIDE_PLANETARY_COMPUTER_URL``, ``S2SLIDE_PC_TOKEN_URL``, ``CDSE_ODATA_URL``, ``CDSE_TOKEN_URL``, ``CDSE_DOWNLOAD_URL``
+    one address per live catalogue service (:data:`ENDPOINTS`), e.g. a lab's local mirror of a
+    catalogue or a test server; unset, the public address is used.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-#: The live endpoints the course can use (see book/data.md).
-ENDPOINTS: dict[str, str] = {
-    "Earth Search STAC": "https://earth-search.aws.element84.com/v1",
-    "Planetary Computer STAC": "https://planetarycomputer.microsoft.com/api/stac/v1",
-    "Copernicus Data Space": "https://catalogue.dataspace.copernicus.eu/odata/v1/Products",
-    "Earth Engine": "https://earthengine.googleapis.com",
-    "Zenodo (Landslide4Sense)": "https://zenodo.org",
-    "GitHub (sample files)": "https://raw.githubusercontent.com",
-}
+@dataclass(frozen=True)
+class Endpoint:
+    """A live service: its public address and the environment variable that replaces it.
+
+    Attributes
+    ----------
+    name : str
+        Human name, the key of :data:`ENDPOINTS`.
+    default : str
+        The public address.
+    variable : str or None
+        Environment variable holding another address (a lab's mirror of a catalogue, a test
+        server); None for a service only probed by chapter 0, whose address is fixed.
+    """
+
+    name: str
+    default: str
+    variable: str | None = None
+
+
+#: Every live service the course talks to, in the order chapter 0 lists them (book/setup.md).
+ENDPOINT_SETTINGS: tuple[Endpoint, ...] = (
+    Endpoint("Earth Search STAC", "https://earth-search.aws.element84.com/v1",
+             "S2SLIDE_EARTH_SEARCH_URL"),
+    Endpoint("Planetary Computer STAC", "https://planetarycomputer.microsoft.com/api/stac/v1",
+             "S2SLIDE_PLANETARY_COMPUTER_URL"),
+    Endpoint("Planetary Computer token service",
+             "https://planetarycomputer.microsoft.com/api/sas/v1/token", "S2SLIDE_PC_TOKEN_URL"),
+    Endpoint("Copernicus Data Space", "https://catalogue.dataspace.copernicus.eu/odata/v1/Products",
+             "CDSE_ODATA_URL"),
+    Endpoint("Copernicus Data Space login",
+             "https://identity.dataspace.copernicus.eu/auth/realms/CDSE/protocol/openid-connect/token",
+             "CDSE_TOKEN_URL"),
+    Endpoint("Copernicus Data Space download",
+             "https://download.dataspace.copernicus.eu/odata/v1/Products", "CDSE_DOWNLOAD_URL"),
+    Endpoint("Earth Engine", "https://earthengine.googleapis.com"),
+    Endpoint("Zenodo (Landslide4Sense)", "https://zenodo.org"),
+    Endpoint("GitHub (sample files)", "https://raw.githubusercontent.com"),
+)
+_BY_NAME = {e.name: e for e in ENDPOINT_SETTINGS}
+
+
+def endpoint(name: str) -> str:
+    """The address of a live service now: its environment variable if set, else the default.
+
+    Read at every call, so that setting e.g. ``S2SLIDE_EARTH_SEARCH_URL`` in a running notebook
+    redirects the next ``load_scene(..., source="live")``.
+
+    Raises
+    ------
+    InvalidInputError
+        Unknown name, or a variable that does not hold an ``http(s)://`` address.
+    """
+    from s2slide.errors import InvalidInputError
+
+    try:
+        ep = _BY_NAME[name]
+    except KeyError:
+        raise InvalidInputError(f"unknown endpoint {name!r}; known: {', '.join(_BY_NAME)}") from None
+    value = os.environ.get(ep.variable, "").strip() if ep.variable else ""
+    if not value:
+        return ep.default
+    if not value.lower().startswith(("http://", "https://")):
+        raise InvalidInputError(f"{ep.variable}={value!r} is not an http(s):// address; set it to "
+                                f"e.g. {ep.default!r}, or unset it to use the public service")
+    return value
+
+
+class _Endpoints(Mapping[str, str]):
+    """Endpoint name -> the address in use now (see :func:`endpoint`)."""
+
+    def __getitem__(self, name: str) -> str:
+        if name not in _BY_NAME:
+            raise KeyError(name)
+        return endpoint(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_BY_NAME)
+
+    def __len__(self) -> int:
+        return len(_BY_NAME)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+#: The live endpoints the course can use (book/setup.md), read from the environment at each access.
+ENDPOINTS: Mapping[str, str] = _Endpoints()
+
+
+def endpoint_table() -> list[dict[str, str]]:
+    """One row per live service: name, environment variable, address in use, and whether it is
+    the public default or was set (chapter 0 prints it)."""
+    return [{"service": e.name, "variable": e.variable or "(fixed)", "address": endpoint(e.name),
+             "set by": ("environment" if e.variable and os.environ.get(e.variable, "").strip()
+                        else "default")} for e in ENDPOINT_SETTINGS]
+
 
 _TRUE = {"1", "true", "yes", "on"}
 

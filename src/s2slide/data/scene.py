@@ -142,6 +142,8 @@ def load_scene(name: str, source: str = "auto", *, seed: int = 0, refresh: bool 
     """
     name = _check_request(name, source)
     tier, why = _choose(name, source, route, options.get("catalog"))
+    if tier != "live":
+        options, why = _set_aside_live_options(options, why)
     start = time.perf_counter()
     if tier == "live" and bands is not None:  # read only the bands asked for
         options = {**options, "bands": [bands] if isinstance(bands, str) else list(bands)}
@@ -154,6 +156,19 @@ def load_scene(name: str, source: str = "auto", *, seed: int = 0, refresh: bool 
         print(f"load_scene({name!r}): {tier} ({why}); {how} in "
               f"{time.perf_counter() - start:.1f} s: {ds.attrs.get('label', '')}")
     return ds
+
+
+def _set_aside_live_options(options: dict, why: str) -> tuple[dict, str]:
+    """Drop the options only the live tier takes (``catalog=``...) when another tier is used,
+    and say so: ``load_scene('luding', catalog='planetary-computer')`` is documented and must
+    still run offline."""
+    from s2slide.data import live
+
+    live_only = sorted(set(options) & live.option_names())
+    if not live_only:
+        return options, why
+    kept = {k: v for k, v in options.items() if k not in live_only}
+    return kept, f"{why}; {', '.join(live_only)} set aside (live data only)"
 
 
 def _select_bands(ds: xr.Dataset, bands: Sequence[str]) -> xr.Dataset:
