@@ -32,10 +32,11 @@ ROOT = Path(__file__).resolve().parents[1]
 #: pinned to Colab's dask version (requirements.txt pins dask and distributed to it), as distributed
 #: requires exactly its own dask version. Spectral Python is not here: only the tests use it.
 COLAB_LACKS = ("rioxarray", "pystac-client", "odc-stac", "planetary-computer", "distributed")
-#: Installed without their requirements: ``{name: (requirements left out, why that is safe)}``. codecarbon 3 asks for psutil>=6, which
-#: would replace Colab's psutil 5.9.5 (loaded by the running kernel); codecarbon calls only psutil
-#: functions that 5.9 has (cpu_percent, cpu_times, cpu_count, virtual_memory, Process().memory_info,
-#: .children, .cpu_times), and chapter 7 runs with psutil 5.9.5 in the Colab stand-in.
+#: Installed without their requirements: ``{name: (requirements left out, why that is safe)}``.
+#: codecarbon 3 (every 3.x release) asks for psutil>=6, which would replace Colab's psutil 5.9.5, loaded
+#: by the running kernel; codecarbon 2.8 needs an httpx older than Colab's. codecarbon 3.3.2 calls only
+#: psutil functions that 5.9 has (cpu_percent, cpu_times, cpu_count, virtual_memory, Process().pid,
+#: .memory_info, .children, .cpu_times), and chapter 7 runs with psutil 5.9.5 in the Colab stand-in.
 NO_DEPS = {"codecarbon": (("psutil",), "asks for psutil>=6 but calls only what Colab's psutil 5.9 has")}
 #: The requirements of the NO_DEPS packages that Colab lacks (codecarbon 3.3.2's, less psutil and less
 #: what Colab has); installed with the COLAB_LACKS packages, unpinned (as the requirements pip resolves
