@@ -26,6 +26,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from s2slide.errors import SettingError
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """A live service: its public address and the environment variable that replaces it.
@@ -125,15 +128,27 @@ def endpoint_table() -> list[dict[str, str]]:
 
 
 _TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
 
 
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in _TRUE
+def _flag(name: str, *, strict: bool = True) -> bool:
+    """An on/off variable; with ``strict``, a value that is neither raises :class:`SettingError`."""
+    value = os.environ.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE or not strict:
+        return False
+    raise SettingError(f"{name}={os.environ[name]!r} is neither on nor off: set it to 1 "
+                       "(never try live sources) or 0 (try them), or unset it.")
 
 
 def offline() -> bool:
-    """Return True when live sources must not be tried (``S2SLIDE_OFFLINE`` or ``CI`` set)."""
-    return _flag("S2SLIDE_OFFLINE") or _flag("CI")
+    """Return True when live sources must not be tried (``S2SLIDE_OFFLINE`` or ``CI`` set).
+
+    ``S2SLIDE_OFFLINE`` must be on (``1``, ``true``, ``yes``, ``on``) or off (``0``, ``false``,
+    ``no``, ``off``, empty); anything else raises :class:`~s2slide.errors.SettingError`.
+    """
+    return _flag("S2SLIDE_OFFLINE") or _flag("CI", strict=False)
 
 
 def book_root(start: Path | None = None) -> Path | None:
@@ -145,8 +160,27 @@ def book_root(start: Path | None = None) -> Path | None:
     return None
 
 
+def _folder(path: Path, variable: str) -> Path:
+    """Create ``path`` if needed; :class:`SettingError` naming ``variable`` if it cannot be a folder."""
+    where = f"{variable}={os.environ[variable]!r}" if os.environ.get(variable) else f"{path}"
+    if path.exists() and not path.is_dir():
+        raise SettingError(f"{where} is not a folder (a file or a device): set {variable} to a "
+                           "folder (it is created if missing), or unset it to use the default.")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise SettingError(f"{where}: the folder cannot be created ({err.strerror}): set "
+                           f"{variable} to a folder you can write to.") from err
+    return path
+
+
 def cache_dir() -> Path:
-    """Return (and create) the cache folder for downloads and live scenes."""
+    """Return (and create) the cache folder for downloads and live scenes.
+
+    Raises :class:`~s2slide.errors.SettingError` when ``S2SLIDE_CACHE`` names a file or a folder
+    that cannot be created. A cache folder that exists but is read-only (a class cache prepared
+    by an instructor) is fine: what it holds is read, and new scenes are not cached.
+    """
     env = os.environ.get("S2SLIDE_CACHE")
     if env:
         path = Path(env).expanduser()
@@ -154,29 +188,39 @@ def cache_dir() -> Path:
         import pooch
 
         path = Path(pooch.os_cache("s2slide"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _folder(path, "S2SLIDE_CACHE")
 
 
 def mirror_dir() -> Path | None:
-    """Return the local mirror of the sample files named by ``S2SLIDE_MIRROR``, if it exists."""
+    """Return the local mirror of the sample files named by ``S2SLIDE_MIRROR``; None if unset.
+
+    Raises :class:`~s2slide.errors.SettingError` when it is set to something that is not a
+    folder (a typo, a file): a mirror silently ignored would send every read to the network.
+    """
     env = os.environ.get("S2SLIDE_MIRROR")
     if not env:
         return None
     path = Path(env).expanduser()
-    return path if path.is_dir() else None
+    if not path.is_dir():
+        what = "a file" if path.exists() else "no such folder"
+        raise SettingError(f"S2SLIDE_MIRROR={env!r} is {what}: set it to the folder holding "
+                           "the course's sample files (e.g. ../shared/data), or unset it.")
+    return path
 
 
 def results_dir() -> Path:
-    """Return (and create) the folder where chapters write ``NN_slug.json`` results files."""
+    """Return (and create) the folder where chapters write ``NN_slug.json`` results files.
+
+    Raises :class:`~s2slide.errors.SettingError` when ``S2SLIDE_RESULTS`` names a file or a
+    folder that cannot be created.
+    """
     env = os.environ.get("S2SLIDE_RESULTS")
     if env:
         path = Path(env).expanduser()
     else:
         root = book_root()
         path = root / "_build" / "results" if root else Path.cwd() / "s2slide_results"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _folder(path, "S2SLIDE_RESULTS")
 
 
 def default_mode() -> str:

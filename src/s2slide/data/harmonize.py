@@ -22,6 +22,7 @@ from datetime import date, datetime
 
 import numpy as np
 
+from s2slide import checks
 from s2slide.data.bands import BOA_ADD_OFFSET_PB04, PB04_START, QUANTIFICATION_VALUE
 from s2slide.errors import InvalidInputError
 
@@ -178,7 +179,7 @@ def dn_to_reflectance(dn: np.ndarray, *, offset: int, nodata: int | None = 0) ->
         ``(dn + offset) / 10000``, NaN where ``dn == nodata``; values below 0 (dark pixels
         after the offset) are clipped to 0.
     """
-    dn = np.asarray(dn)
+    dn = checks.digital_numbers("dn", dn)
     refl = (dn.astype(np.float32) + np.float32(offset)) / np.float32(QUANTIFICATION_VALUE)
     refl = np.clip(refl, 0.0, None)
     if nodata is not None:

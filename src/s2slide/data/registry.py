@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from s2slide import config
+from s2slide import checks, config
 from s2slide.errors import (ChecksumError, DownloadError, InvalidInputError,
                             NetworkUnavailableError)
 
@@ -456,6 +456,7 @@ def fetch(relpath: str, *, progressbar: bool = True, timeout: float = 60.0) -> P
     DownloadError
         The download failed otherwise.
     """
+    checks.text("relpath", relpath, example="'kaikoura-2016/diff_landslide_69.tif'")
     found = _from_mirror(relpath) or _cached(relpath)
     if found is not None:
         return found
