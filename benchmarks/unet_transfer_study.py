@@ -2,7 +2,7 @@
 
 A script, not a test (about an hour on 2 CPU cores with the defaults)::
 
-    python benchmarks/unet_transfer_study.py                       # 3 seeds, up to 40 epochs
+    python benchmarks/unet_transfer_study.py                       # 3 seeds, 40 epochs
     python benchmarks/unet_transfer_study.py --seeds 0 --epochs 3  # a quick look (not recorded)
 
 For each random seed it builds the chapter's **simulated** source (Landslide4Sense-format patches
@@ -58,8 +58,8 @@ def _source(seed: int, n: int) -> dict:
                                                     pairs.aspect), pairs.masks), "label": label}
 
 
-def _train(kind: str, x: np.ndarray, y: np.ndarray, *, seed: int, epochs: int, patience: int,
-           base_filters: int, folder: Path) -> tuple:
+def _train(kind: str, x: np.ndarray, y: np.ndarray, *, seed: int, epochs: int,
+           patience: int | None, base_filters: int, folder: Path) -> tuple:
     """Train one model as the chapter does; return it, its history and its validation indices."""
     import keras
 
@@ -122,7 +122,7 @@ def _distance(source: np.ndarray, scene) -> float:
                           for k in range(src.shape[-1])]))
 
 
-def run_seed(seed: int, *, n: int, epochs: int, patience: int, base_filters: int,
+def run_seed(seed: int, *, n: int, epochs: int, patience: int | None, base_filters: int,
              folder: Path) -> dict:
     src = _source(seed, n)
     targets = _targets(seed)
@@ -189,9 +189,10 @@ def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--patches", type=int, default=240)
-    p.add_argument("--epochs", type=int, default=40, help="at most")
-    p.add_argument("--patience", type=int, default=8,
-                   help="stop once the validation F1 has not improved for this many epochs")
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--patience", type=int, default=None,
+                   help="stop once the validation F1 has not improved for this many epochs "
+                        "(default: train all epochs and keep the best one, as seed 001 does)")
     p.add_argument("--base-filters", type=int, default=8)
     p.add_argument("--out", type=Path, default=OUT)
     p.add_argument("--no-save", action="store_true")
