@@ -1,6 +1,6 @@
-"""Chapter 6's comparisons over several random seeds, with more training than the chapter's fast mode.
+"""Chapter 6's comparisons over several random seeds, with more training than its fast mode.
 
-A script, not a test (about an hour on 2 CPU cores with the defaults)::
+A script, not a test (a few hours on 2 CPU cores with the defaults)::
 
     python benchmarks/unet_transfer_study.py                       # 3 seeds, 40 epochs
     python benchmarks/unet_transfer_study.py --seeds 0 --epochs 3  # a quick look (not recorded)
@@ -53,7 +53,8 @@ def _source(seed: int, n: int) -> dict:
     images, masks, label = l4s.load_patches(n, source="simulated", seed=seed,
                                             landscapes=SOURCE_LANDSCAPES)
     pairs = simulate.bitemporal_patches(n, seed=seed, landscapes=SOURCE_LANDSCAPES)
-    return {"course": (images, masks), "seed 001 inputs": (inputs.seed001_from_normalised(images), masks),
+    return {"course": (images, masks),
+            "seed 001 inputs": (inputs.seed001_from_normalised(images), masks),
             "bitemporal": (inputs.bitemporal_inputs(pairs.pre, pairs.post, pairs.dem, pairs.slope,
                                                     pairs.aspect), pairs.masks), "label": label}
 
@@ -72,14 +73,15 @@ def _train(kind: str, x: np.ndarray, y: np.ndarray, *, seed: int, epochs: int,
         model = unet.build_bitemporal_unet(4, base_filters=base_filters, seed=seed)
     elif kind == "seed 001 inputs":   # scaled per patch to -1..1 by seed 001's own rule
         model = unet.build_unet(x.shape[-1], base_filters=base_filters, seed=seed)
-    else:                             # as the chapter: standardised with the training split's moments
+    else:                             # as the chapter: standardised with the training moments
         mean, std = l4s.normalised_moments(reference=x[train_idx])
         model = unet.build_unet(x.shape[-1], base_filters=base_filters, seed=seed,
                                 input_mean=mean, input_std=std)
     unet.compile_unet(model, loss="weighted_bce", pos_weight=inputs.positive_weight(y[train_idx]))
     t0 = time.perf_counter()
     hist = unet.train_unet(model, train, val, epochs=epochs, patience=patience, verbose=0,
-                           checkpoint=folder / f"{kind.replace(' ', '_').replace(',', '')}.weights.h5")
+                           checkpoint=folder / f"{kind.replace(' ', '_').replace(',', '')}"
+                                                  ".weights.h5")
     return model, hist, train_idx, val_idx, time.perf_counter() - t0
 
 
@@ -87,7 +89,8 @@ def _targets(seed: int) -> dict:
     """The Barhabise target, the same valley with each difference undone, and with all undone."""
     out = {"Barhabise": simulate.scene("barhabise", seed=seed)}
     for name in simulate.TARGET_DIFFERENCES:
-        out[f"without {name}"] = simulate.scene(simulate.preset_without("barhabise", name), seed=seed)
+        preset = simulate.preset_without("barhabise", name)
+        out[f"without {name}"] = simulate.scene(preset, seed=seed)
     out["without all five"] = simulate.scene(simulate.preset_without("barhabise"), seed=seed)
     return out
 
@@ -105,7 +108,8 @@ def _scene_input(kind: str, scene, reference: np.ndarray) -> np.ndarray:
 def _transfer(kind: str, model, scene, reference: np.ndarray) -> dict:
     x = _scene_input(kind, scene, reference)
     step = inputs.seed001_inputs if kind == "seed 001 inputs" else (lambda b: b)
-    prob = tiling.predict_tiled(x, lambda b: model.predict(step(b), verbose=0), tile=128, overlap=32)
+    prob = tiling.predict_tiled(x, lambda b: model.predict(step(b), verbose=0), tile=128,
+                                overlap=32)
     truth, valid = scene["truth"].values[SCORED], scene["valid"].values[SCORED]
     s = metrics.scores(truth, (prob[SCORED] > 0.5).astype(np.uint8), valid=valid)
     return {k: float(s[k]) for k in ("precision", "recall", "f1")}
@@ -151,8 +155,8 @@ def summary(runs: dict) -> dict:
     """Mean and sample standard deviation over the seeds of every recorded number."""
     def collect(get):
         vals = np.array([get(r) for r in runs.values()], float)
-        return {"mean": float(vals.mean()), "std": float(vals.std(ddof=1)) if len(vals) > 1 else 0.0,
-                "values": vals.tolist()}
+        std = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
+        return {"mean": float(vals.mean()), "std": std, "values": vals.tolist()}
 
     first = next(iter(runs.values()))
     out = {"distance": {t: collect(lambda r, t=t: r["distance"][t]) for t in first["distance"]}}
@@ -171,7 +175,8 @@ def _meta(args, seconds: float) -> dict:
 
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, check=False, cwd=Path(s2slide.__file__).parent).stdout.strip()
+                                text=True, check=False,
+                                cwd=Path(s2slide.__file__).parent).stdout.strip()
     except OSError:
         commit = ""
     return {"script": "benchmarks/unet_transfer_study.py", "seeds": args.seeds,

@@ -30,5 +30,6 @@ def load_study(name: str) -> dict:
     if not path.is_file():
         have = sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json"))
         raise InvalidInputError(f"no recorded study {name!r} (recorded: "
-                                f"{', '.join(have) or 'none'}); run benchmarks/{name}.py to make it")
+                                f"{', '.join(have) or 'none'}); run benchmarks/{name}.py to "
+                                "make it")
     return json.loads(path.read_text())
