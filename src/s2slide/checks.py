@@ -58,14 +58,17 @@ def integer(name: str, value: Any, *, minimum: int | None = None, maximum: int |
 
 
 def number(name: str, value: Any, *, minimum: float | None = None, maximum: float | None = None,
-           hint: str = "") -> float:
-    """``value`` as a finite float; refuses strings, bools, ``None``, NaN and infinities."""
+           positive: bool = False, hint: str = "") -> float:
+    """``value`` as a finite float; refuses strings, bools, ``None``, NaN and infinities, and,
+    with ``positive``, zero and negative values (a time, a weight, a rate)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
                                                                       np.floating)):
         raise InvalidInputError(f"{name}={value!r}: give a number, not a {type(value).__name__}"
                                 f"{hint}.")
     if not np.isfinite(value):
         raise InvalidInputError(f"{name}={value!r}: give a finite number{hint}.")
+    if positive and not value > 0:
+        raise InvalidInputError(f"{name}={value!r}: give a positive number{hint}.")
     _bounds(name, float(value), minimum, maximum, hint)
     return float(value)
 

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus, urlparse
 
-from s2slide import config
+from s2slide import checks, config
 
 __all__ = ["CONNECT_S", "MIN_RATE", "Session", "deadline", "reachable", "unavailable", "scrub",
            "get_json", "parse_json", "check_status", "download", "clean_stale_parts", "PART_MARK",
@@ -121,13 +121,10 @@ def deadline(seconds: float, *, min_rate: float | None = None,
     window : float
         Seconds over which ``min_rate`` is measured.
     """
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
-        from s2slide.errors import InvalidInputError
-
-        raise InvalidInputError(f"a network timeout must be a positive number of seconds, got "
-                                f"{seconds!r}")
+    seconds = checks.number("timeout", seconds, positive=True,
+                            hint=": a network timeout is a positive number of seconds, e.g. 20")
     outer = _BUDGET.get()
-    end = time.monotonic() + float(seconds)
+    end = time.monotonic() + seconds
     if outer is not None and outer.end < end:
         end, seconds = outer.end, outer.seconds
     budget = _Budget(float(seconds), end, min_rate, float(window))
