@@ -8,9 +8,10 @@ The files themselves are never copied into the course repository. :func:`fetch` 
    match);
 3. else downloads it from its public address (a GitHub raw URL pinned to a commit, so the bytes
    never change) into the cache: to a temporary name in the same folder
-   (``<name>.s2slide-part-<pid>``), checked, then renamed (:func:`s2slide.data.net.download`).
-   A temporary left by a killed process is removed by the next fetch. The download has an
-   overall deadline (``timeout + size / 100 kB/s``), not only a per-read timeout.
+   (``<name>.<host>-<pid>-<random>.s2tmp``, :func:`s2slide.files.atomic`), checked, then renamed
+   (:func:`s2slide.data.net.download`). A temporary left by a killed process is removed by the
+   next fetch (:func:`s2slide.files.clean_stale`). The download has an overall deadline
+   (``timeout + size / 100 kB/s``), not only a per-read timeout.
 
 Offline (``S2SLIDE_OFFLINE`` or ``CI``) step 3 raises :class:`~s2slide.errors.NetworkUnavailableError`
 saying how to point ``S2SLIDE_MIRROR`` at a copy.
@@ -472,8 +473,8 @@ def fetch(relpath: str, *, progressbar: bool = True, timeout: float = 60.0) -> P
     try:
         return net.download(url(relpath), config.cache_dir() / "mirror" / relpath,
                             what=f"the sample file {relpath!r}", timeout=timeout,
-                            size=entry.size, sha256=entry.sha256, progress=progressbar,
-                            attempts=2,
+                            size=entry.size, checksum=f"sha256:{entry.sha256}",
+                            progress=progressbar, attempts=2,
                             hint="check the network and run again, or set S2SLIDE_MIRROR to a "
                                  "folder holding the course's sample files")
     except (ChecksumError, DownloadError, NetworkUnavailableError):
