@@ -50,7 +50,7 @@ from urllib.parse import quote, quote_plus, urlparse
 from s2slide import checks, config, files
 
 __all__ = ["CONNECT_S", "MIN_RATE", "Session", "deadline", "reachable", "unavailable", "scrub",
-           "get_json", "parse_json", "check_status", "download", "LOW_RATE"]
+           "get_json", "parse_json", "check_status", "download", "matches", "LOW_RATE"]
 
 #: Seconds allowed to open a connection (DNS + TCP + TLS), unless the deadline is nearer.
 CONNECT_S = 10.0
@@ -408,7 +408,7 @@ def check_status(resp: Any, *, what: str, setting: str | None = None,
 
 def get_json(url: str, *, what: str, timeout: float, params: dict[str, str] | None = None,
              headers: dict[str, str] | None = None, session: Any = None,
-             setting: str | None = None) -> Any:
+             setting: str | None = None, hint: str | None = None) -> Any:
     """GET ``url`` and return its JSON, all within ``timeout`` seconds; clear errors otherwise.
 
     Raises
@@ -423,7 +423,7 @@ def get_json(url: str, *, what: str, timeout: float, params: dict[str, str] | No
         try:
             resp = sess.get(url, params=params, headers=headers)
         except requests.RequestException as err:
-            raise unavailable(what, err, url=url, budget=budget) from None
+            raise unavailable(what, err, url=url, budget=budget, hint=hint) from None
     check_status(resp, what=what, setting=setting)
     return parse_json(resp, what=what, url=url)
 
@@ -478,6 +478,13 @@ def _checksum(checksum: str | None) -> tuple[str, str | None]:
     return algorithm, hexdigest.lower()
 
 
+def matches(path: Path, checksum: str) -> bool:
+    """Whether the file ``path`` has ``checksum`` (``"md5:<hex>"``, ``"sha256:<hex>"``)."""
+    algorithm, expected = _checksum(checksum)
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, algorithm).hexdigest() == expected
+
+
 def download(url: str, final: Path, *, what: str, timeout: float, size: int | None = None,
              checksum: str | None = None, progress: bool = False, hint: str | None = None,
              attempts: int = 1) -> Path:
@@ -507,21 +514,29 @@ def download(url: str, final: Path, *, what: str, timeout: float, size: int | No
     NetworkUnavailableError
         No answer, the connection dropped on every try, the deadline or the speed rule passed.
     DownloadError
-        An HTTP error status (e.g. 404).
+        An HTTP error status (e.g. 404), or a disk that cannot take the file (full, read-only,
+        no permission): the message says to free space.
     ChecksumError
         Complete but with another checksum (or size).
-    OSError
-        The disk cannot take the file (full, read-only, no permission).
     """
+    from s2slide.errors import DownloadError, S2SlideError
+
     algorithm, expected = _checksum(checksum)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    for attempt in range(1, max(1, attempts) + 1):
-        try:
-            return _download_once(url, final, what=what, timeout=timeout, size=size,
-                                  checksum=(algorithm, expected), progress=progress, hint=hint)
-        except _Dropped as dropped:
-            if attempt >= attempts:
-                raise dropped.error from None
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        for attempt in range(1, max(1, attempts) + 1):
+            try:
+                return _download_once(url, final, what=what, timeout=timeout, size=size,
+                                      checksum=(algorithm, expected), progress=progress,
+                                      hint=hint)
+            except _Dropped as dropped:
+                if attempt >= attempts:
+                    raise dropped.error from None
+    except OSError as err:  # the package's errors are OSErrors too: only the disk's are told here
+        if isinstance(err, S2SlideError):
+            raise
+        raise DownloadError(f"could not save {final.name} into {final.parent} ({err}); free some "
+                            "space or set S2SLIDE_CACHE to a writable folder") from err
     raise AssertionError("unreachable")  # pragma: no cover
 
 

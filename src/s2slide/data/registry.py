@@ -33,8 +33,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from s2slide import checks, config
-from s2slide.errors import (ChecksumError, DownloadError, InvalidInputError,
-                            NetworkUnavailableError)
+from s2slide.errors import ChecksumError, InvalidInputError, NetworkUnavailableError
 
 __all__ = ["SOURCES", "FILES", "Source", "MirrorFile", "url", "info", "fetch", "sha256",
            "create_pooch", "verify"]
@@ -455,7 +454,7 @@ def fetch(relpath: str, *, progressbar: bool = True, timeout: float = 60.0) -> P
         The file is in neither the mirror nor the cache and the course is offline, or the
         server does not answer (or sends too slowly) within the deadline.
     DownloadError
-        The download failed otherwise.
+        The download failed otherwise (an HTTP error, a disk that cannot take the file).
     """
     checks.text("relpath", relpath, example="'kaikoura-2016/diff_landslide_69.tif'")
     found = _from_mirror(relpath) or _cached(relpath)
@@ -470,16 +469,8 @@ def fetch(relpath: str, *, progressbar: bool = True, timeout: float = 60.0) -> P
     from s2slide.data import net
 
     entry = _entry(relpath)
-    try:
-        return net.download(url(relpath), config.cache_dir() / "mirror" / relpath,
-                            what=f"the sample file {relpath!r}", timeout=timeout,
-                            size=entry.size, checksum=f"sha256:{entry.sha256}",
-                            progress=progressbar, attempts=2,
-                            hint="check the network and run again, or set S2SLIDE_MIRROR to a "
-                                 "folder holding the course's sample files")
-    except (ChecksumError, DownloadError, NetworkUnavailableError):
-        raise
-    except OSError as err:  # a full or read-only disk
-        raise DownloadError(
-            f"could not save {relpath!r} into {config.cache_dir() / 'mirror'} ({err}); free some "
-            "space or set S2SLIDE_CACHE to a writable folder") from err
+    return net.download(url(relpath), config.cache_dir() / "mirror" / relpath,
+                        what=f"the sample file {relpath!r}", timeout=timeout, size=entry.size,
+                        checksum=f"sha256:{entry.sha256}", progress=progressbar, attempts=2,
+                        hint="check the network and run again, or set S2SLIDE_MIRROR to a folder "
+                             "holding the course's sample files")
