@@ -23,9 +23,9 @@ import pytest
 from loopback import LoopbackServer
 from s2slide import files
 from s2slide.data import bands, l4s
-from s2slide.errors import (ChecksumError, DataFileError, InvalidInputError, MissingBandError, MissingFileError,
-                            NetworkUnavailableError, NoValidDataError, S2SlideError,
-                            ShapeMismatchError)
+from s2slide.errors import (ChecksumError, DataFileError, InvalidInputError, MissingBandError,
+                            MissingFileError, NetworkUnavailableError, NoValidDataError,
+                            S2SlideError, ShapeMismatchError)
 
 
 def _write(path, key, arr):

@@ -117,7 +117,8 @@ def test_chapter_8_live_tile_reads_the_real_29rkh_tile(tile29, online, monkeypat
     with rasterio.open(registry.fetch(RKH + "B04.tif")) as src:
         real = src.read(1, window=Window(500, 500, 4, 4))
     assert red.shape == (40, 40) and real.all()  # real data there, no nodata
-    np.testing.assert_array_equal(red, (np.kron(real, np.ones((10, 10))) / 10_000).astype(np.float32))
+    expected = (np.kron(real, np.ones((10, 10))) / 10_000).astype(np.float32)
+    np.testing.assert_array_equal(red, expected)
     prov = json.loads(ds.attrs["provenance"])
     assert [d["id"] for d in prov["post"]] == ["S2A_29RKH_20200219_0_L2A"]
     assert prov["post"][0]["offset"] == 0 and "pixels undecided" in prov["post"][0]["note"]

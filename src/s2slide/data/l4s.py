@@ -404,9 +404,10 @@ def _zenodo_file(split: str, *, timeout: float) -> tuple[str, str, str, int | No
                 return f["links"]["self"], f["checksum"], key, f.get("size")
             except (KeyError, TypeError):
                 break
+    held = ", ".join(str(f.get("key")) for f in files) or "no files"
     raise DownloadError(f"no {split!r} zip (with its address and checksum) in Zenodo record "
-                        f"{ZENODO_RECORD}; it holds {', '.join(str(f.get('key')) for f in files) or 'no files'}. "
-                        "Zenodo may have changed its answer: use source='mirror' or 'simulated'")
+                        f"{ZENODO_RECORD}; it holds {held}. Zenodo may have changed its answer: "
+                        "use source='mirror' or 'simulated'")
 
 
 def _cached_archive(archive: Path, checksum: str) -> bool:
