@@ -50,7 +50,7 @@ from urllib.parse import quote, quote_plus, urlparse
 from s2slide import checks, config, files
 
 __all__ = ["CONNECT_S", "MIN_RATE", "Session", "deadline", "reachable", "unavailable", "scrub",
-           "get_json", "parse_json", "check_status", "download", "matches", "LOW_RATE"]
+           "get_json", "parse_json", "not_json", "check_status", "status_fix", "download", "matches", "LOW_RATE"]
 
 #: Seconds allowed to open a connection (DNS + TCP + TLS), unless the deadline is nearer.
 CONNECT_S = 10.0
@@ -355,12 +355,25 @@ def scrub(text: str, secrets: Iterator[str] | list[str] | tuple[str, ...]) -> st
     return text
 
 
-def parse_json(resp: Any, *, what: str, url: str | None = None) -> Any:
-    """The JSON body of ``resp``, or a NetworkUnavailableError that says what came instead.
+def not_json(what: str, text: str, *, url: str | None, detail: str, html: bool = False,
+             check: str = "the address") -> Exception:
+    """The NetworkUnavailableError for an answer that is not the JSON expected.
 
-    An HTML page where JSON was expected is the mark of a captive portal (a Wi-Fi login page),
-    a proxy or a wrong address; the message says so.
+    An HTML page (``html``, or ``text`` starting as one) is the mark of a captive portal (a
+    Wi-Fi login page), a proxy or a wrong address, and the message says so; otherwise the answer
+    is invalid JSON, ``detail`` saying how. ``check`` names what to check (an address setting).
     """
+    if html or text.lstrip()[:15].lower().startswith(("<!doctype", "<html")):
+        return unavailable(what, "it answered with an HTML page, not JSON", url=url, hint=(
+            "a captive portal (the login page of a hotel, campus or train Wi-Fi) or a proxy may be "
+            f"in the way: open any web page in a browser and log in, or check {check}"))
+    return unavailable(what, f"its answer is not valid JSON ({detail})", url=url,
+                       hint=f"the service may be having trouble: try again later, or check {check}")
+
+
+def parse_json(resp: Any, *, what: str, url: str | None = None) -> Any:
+    """The JSON body of ``resp``, or a NetworkUnavailableError that says what came instead
+    (:func:`not_json`)."""
     url = url or getattr(resp, "url", None)
     ctype = str(resp.headers.get("Content-Type", "")).lower()
     body = resp.text if hasattr(resp, "text") else ""
@@ -368,17 +381,20 @@ def parse_json(resp: Any, *, what: str, url: str | None = None) -> Any:
         return resp.json()
     except ValueError:
         pass
-    if "html" in ctype or body.lstrip()[:15].lower().startswith(("<!doctype", "<html")):
-        return _raise(unavailable(what, "it answered with an HTML page, not JSON", url=url, hint=(
-            "a captive portal (the login page of a hotel, campus or train Wi-Fi) or a proxy may be "
-            "in the way: open any web page in a browser and log in, or check the address")))
-    return _raise(unavailable(what, f"its answer is not valid JSON ({len(body)} bytes starting "
-                              f"{body[:60]!r})", url=url, hint="the service may be having trouble: "
-                              "try again later, or check the address"))
+    raise not_json(what, body, url=url, html="html" in ctype,
+                   detail=f"{len(body)} bytes starting {body[:60]!r}")
 
 
-def _raise(err: Exception) -> Any:
-    raise err
+def status_fix(code: int | None, *, setting: str | None = None) -> str:
+    """What to do about an HTTP error status ``code`` (None: unknown), for a message's hint."""
+    if code == 404:
+        return (f"the address is wrong or the service moved: check {setting}" if setting
+                else "the address is wrong or the file is not there")
+    if code == 429:
+        return "too many requests: wait a minute and try again"
+    if (code or 0) >= 500:
+        return "the service is having trouble: try again in a few minutes"
+    return "the request was refused"
 
 
 def check_status(resp: Any, *, what: str, setting: str | None = None,
@@ -391,16 +407,8 @@ def check_status(resp: Any, *, what: str, setting: str | None = None,
     if resp.status_code < 400:
         return
     code = resp.status_code
-    if code == 404:
-        fix = (f"the address is wrong or the service moved: check {setting}" if setting
-               else "the address is wrong or the file is not there")
-    elif code == 429:
-        fix = "too many requests: wait a minute and try again"
-    elif code >= 500:
-        fix = "the service is having trouble: try again in a few minutes"
-    else:
-        fix = "the request was refused"
-    err = unavailable(what, f"HTTP {code} {resp.reason or ''}".strip(), url=resp.url, hint=fix)
+    err = unavailable(what, f"HTTP {code} {resp.reason or ''}".strip(), url=resp.url,
+                      hint=status_fix(code, setting=setting))
     if error is not None:
         err = error(str(err).replace("cannot use", "could not download", 1))
     raise err

@@ -262,20 +262,11 @@ def _api_error(cat: Catalog, what: str, err: BaseException, budget: Any = None) 
         err = cause  # pystac-client wraps connection errors in an APIError without a status
     if isinstance(err, pystac_client.exceptions.APIError):
         code = getattr(err, "status_code", None)
-        fix = ({404: f"the address is wrong or the service moved: check {setting}"}.get(code)
-               or ("the service is having trouble: try again in a few minutes" if (code or 0) >= 500
-                   else "the request was refused"))
-        return net.unavailable(what, f"HTTP {code}: {str(err)[:160]}", url=cat.url, hint=fix)
+        return net.unavailable(what, f"HTTP {code}: {str(err)[:160]}", url=cat.url,
+                               hint=net.status_fix(code, setting=setting))
     if isinstance(err, json.JSONDecodeError):
-        doc = (err.doc or "").lstrip()[:15].lower()
-        if doc.startswith(("<!doctype", "<html")):
-            return net.unavailable(what, "it answered with an HTML page, not JSON", url=cat.url,
-                                   hint="a captive portal (the login page of a hotel, campus or "
-                                        "train Wi-Fi) or a proxy may be in the way: open any web "
-                                        f"page in a browser and log in, or check {setting}")
-        return net.unavailable(what, f"its answer is not valid JSON ({err.msg} at char {err.pos})",
-                               url=cat.url, hint="the service may be having trouble: try again "
-                                                 f"later, or check {setting}")
+        return net.not_json(what, err.doc or "", url=cat.url, check=setting,
+                            detail=f"{err.msg} at char {err.pos}")
     if isinstance(err, (requests.RequestException, OSError)):
         return net.unavailable(what, err, url=cat.url, budget=budget)
     return net.unavailable(what, f"its answer is not what a STAC API sends ({type(err).__name__}: "
