@@ -50,7 +50,8 @@ from urllib.parse import quote, quote_plus, urlparse
 from s2slide import checks, config, files
 
 __all__ = ["CONNECT_S", "MIN_RATE", "Session", "deadline", "reachable", "unavailable", "scrub",
-           "get_json", "parse_json", "not_json", "check_status", "status_fix", "download", "matches", "LOW_RATE"]
+           "get_json", "parse_json", "not_json", "check_status", "status_fix", "download",
+           "matches", "LOW_RATE"]
 
 #: Seconds allowed to open a connection (DNS + TCP + TLS), unless the deadline is nearer.
 CONNECT_S = 10.0
