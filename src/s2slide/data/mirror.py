@@ -15,8 +15,22 @@ import xarray as xr
 from s2slide.data import harmonize, registry
 from s2slide.errors import InvalidInputError, SceneNotFoundError
 
-#: Band names of the Kaikoura change rasters (the files call the first one "rg").
+#: Band names of the Kaikoura change rasters (the files call the first one "rg"), as
+#: :func:`load_kaikoura` returns them: every band post-event minus pre-event (see _KAIKOURA_FILE).
 KAIKOURA_CHANGE_BANDS = ("red_green_ratio_change", "ndvi_change", "brightness_change")
+
+#: How the source made each band of ``diff_landslide_<n>.tif``, read in its Earth Engine script
+#: (mhscience/landslides_detection @ 9f93913a, ``pre_processingGEE/pre_processing_thesis_mh.js``,
+#: ``subtract_band`` and ``run_normalization``), from Sentinel-2 Level-1C DNs (B2, B3, B4, B8;
+#: cloud-masked, least cloudy image or a median composite). Before NDVI and brightness, each
+#: pre-event band is multiplied by mean(post) / mean(pre) over the region; the ratio is not.
+#: (formula in the file, sign and offset load_kaikoura applies to make it post minus pre)
+_KAIKOURA_FILE: dict[str, tuple[str, float, float]] = {
+    "red_green_ratio_change": ("B4/B3 (post) - B4/B3 (pre) + 0.5", 1.0, -0.5),
+    "ndvi_change": ("NDVI(pre) - NDVI(post), NDVI = (B8 - B4) / (B8 + B4)", -1.0, 0.0),
+    "brightness_change": ("brightness(pre) - brightness(post), brightness = (B4 + B3 + B2) / 3 "
+                          "/ 1000 (L1C DN, i.e. 10 x TOA reflectance)", -1.0, 0.0),
+}
 
 
 _IBURI_BANDS = {"B02": "B2", "B03": "B3", "B04": "B4"}
@@ -136,8 +150,14 @@ def load_kaikoura(n: int) -> xr.Dataset:
     Returns
     -------
     xarray.Dataset
-        ``change``: float32, dims (band, y, x), bands :data:`KAIKOURA_CHANGE_BANDS` (post minus
-        pre, made in Earth Engine by the source), NaN kept (tile 70: ~6 %); ``truth``: uint8,
+        ``change``: float32, dims (band, y, x), bands :data:`KAIKOURA_CHANGE_BANDS`, each
+        **post-event minus pre-event** as everywhere in the course (a landslide: NDVI change
+        < 0, brightness and red/green ratio change > 0). The files do not all store that:
+        the source's script writes ``ndvi_change`` and ``brightness_change`` as pre minus post
+        and the ratio change plus 0.5 (:data:`_KAIKOURA_FILE`; each band's ``formula``
+        attribute quotes the file's formula and ``to_post_minus_pre`` what was applied).
+        Brightness is in the file's unit, 10 x TOA reflectance. NaN kept (tile 70: ~6 %);
+        ``truth``: uint8,
         the label polygons rasterised at pixel centres (134 px for 69, 20 px for 70; they
         mark only the 6 / 9 landslides drawn by the source, not every landslide of the tile);
         ``valid``: finite in every band. EPSG:32759, 10 m.
@@ -147,6 +167,7 @@ def load_kaikoura(n: int) -> xr.Dataset:
     n = _check_kaikoura(n)
     with rasterio.open(registry.fetch(f"kaikoura-2016/diff_landslide_{n}.tif")) as src:
         change, transform, crs = src.read().astype(np.float32), src.transform, src.crs
+    change = _to_post_minus_pre(change)
     labels = _read_labels(n)
     x, y = _grid_coords(transform, change.shape[1:])
     ds = xr.Dataset(
@@ -154,9 +175,20 @@ def load_kaikoura(n: int) -> xr.Dataset:
          "valid": (("y", "x"), np.isfinite(change).all(0))},
         coords={"band": list(KAIKOURA_CHANGE_BANDS), "y": y, "x": x}, attrs=_kaikoura_attrs(n))
     ds = ds.rio.write_crs(crs).rio.write_transform(transform)
+    ds["band"].attrs["formula"] = [_KAIKOURA_FILE[b][0] for b in KAIKOURA_CHANGE_BANDS]
+    ds["band"].attrs["to_post_minus_pre"] = [
+        f"{_KAIKOURA_FILE[b][1]:+g} x file {_KAIKOURA_FILE[b][2]:+g}" for b in KAIKOURA_CHANGE_BANDS]
     ds["truth"] = rasterize_inventory(labels, like=ds)
     ds.attrs["n_label_polygons"] = len(labels)
     return ds
+
+
+def _to_post_minus_pre(change: np.ndarray) -> np.ndarray:
+    """The file's three bands (float32, (band, y, x)) turned into post minus pre, in place."""
+    for i, band in enumerate(KAIKOURA_CHANGE_BANDS):
+        _, sign, shift = _KAIKOURA_FILE[band]
+        change[i] = sign * change[i] + np.float32(shift)
+    return change
 
 
 def _read_labels(n: int):
@@ -173,8 +205,13 @@ def _kaikoura_attrs(n: int) -> dict[str, Any]:
     src = registry.SOURCES["kaikoura-diff"]
     files = [p for p in registry.FILES if f"_{n}." in p]
     provenance = {"files": [registry.info(p) for p in files],
-                  "processing": "bands renamed (rg -> red_green_ratio_change); labels rasterised "
-                                "with rasterio.features.rasterize at pixel centres"}
+                  "formulas": {b: v[0] for b, v in _KAIKOURA_FILE.items()},
+                  "formula_source": "mhscience/landslides_detection @ 9f93913a, "
+                                    "pre_processingGEE/pre_processing_thesis_mh.js",
+                  "processing": "bands renamed (rg -> red_green_ratio_change); ndvi_change and "
+                                "brightness_change negated (the file holds pre - post) and 0.5 "
+                                "taken from the ratio change, so every band is post - pre; labels "
+                                "rasterised with rasterio.features.rasterize at pixel centres"}
     return {"source": "mirror", "scene": f"kaikoura-{n}",
             "label": f"Kaikoura 2016, real Sentinel-2 change raster {n} (mirror)",
             "event": "2016-11-14 Mw 7.8 Kaikoura earthquake, New Zealand",
