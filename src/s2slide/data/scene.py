@@ -195,7 +195,10 @@ def _load_simulated(name: str, *, seed: int, refresh: bool, route: str,
     if name not in simulate.PRESETS:
         raise SceneNotFoundError(f"no simulated {name!r} scene; simulated scenes: "
                                  f"{', '.join(sorted(simulate.PRESETS))}")
-    params = {"seed": int(seed), "generator": source_hash(simulate.__file__), **options}
+    from s2slide.data.bands import SCL_INVALID  # the default mask decides ``valid``
+
+    params = {"seed": int(seed), "generator": source_hash(simulate.__file__),
+              "scl_invalid": sorted(SCL_INVALID), **options}
 
     def make() -> xr.Dataset:
         try:

@@ -36,7 +36,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 import numpy as np
 
@@ -223,8 +223,9 @@ def _check_offset(dn: np.ndarray, scl: np.ndarray, offset: int, note: str,
 
 
 def load_date(client: Any, cat: Catalog, spec: SceneSpec, bands: Sequence[str], target: date,
-              *, search_days: int, max_cloud: float,
-              max_candidates: int) -> tuple[np.ndarray, np.ndarray, Acquisition]:
+              *, search_days: int, max_cloud: float, max_candidates: int,
+              scl_mask: Collection[int] | None = None
+              ) -> tuple[np.ndarray, np.ndarray, Acquisition]:
     """Harmonised reflectance (band, y, x), clear mask (y, x) and provenance for one date."""
     bbox = spec.bbox_lonlat()
     lon = 0.5 * (bbox[0] + bbox[2])
@@ -254,7 +255,7 @@ def load_date(client: Any, cat: Catalog, spec: SceneSpec, bands: Sequence[str], 
                       hrefs={b: _hrefs(days[day], k) for b, k in zip(bands, keys, strict=True)}
                       | {"SCL": _hrefs(days[day], scl_key)})
     refl = harmonize.dn_to_reflectance(dn, offset=offset, nodata=0)
-    return refl, _grid.valid_from_scl(scl), acq
+    return refl, _grid.valid_from_scl(scl, scl_mask=scl_mask), acq
 
 
 def _nearest_dates_error(client: Any, cat: Catalog, spec: SceneSpec, target: date,
@@ -286,7 +287,8 @@ def load_dem(client: Any, cat: Catalog, spec: SceneSpec) -> tuple[np.ndarray, di
 def load_stac(name: str | SceneSpec, *, catalog: str | Catalog = "earth-search",
               bands: Sequence[str] | None = None, pre_date: str | None = None,
               post_date: str | None = None, max_cloud: float = 0.2, search_days: int = 10,
-              max_candidates: int = 4, timeout: float = 20.0) -> Any:
+              max_candidates: int = 4, timeout: float = 20.0,
+              scl_mask: Collection[int] | None = None) -> Any:
     """Load a live bitemporal scene from a STAC API in the :mod:`s2slide.data` contract.
 
     Parameters
@@ -308,6 +310,9 @@ def load_stac(name: str | SceneSpec, *, catalog: str | Catalog = "earth-search",
         Acquisitions whose SCL is read before giving up with CloudCoverError.
     timeout : float
         Seconds to wait for the STAC API.
+    scl_mask : collection of int, optional
+        SCL classes that make a pixel not ``valid``; default
+        :data:`s2slide.data.bands.SCL_INVALID` (see there why dark area / shadow, 2, is kept).
 
     Returns
     -------
@@ -329,7 +334,8 @@ def load_stac(name: str | SceneSpec, *, catalog: str | Catalog = "earth-search",
     spec, bands, pre_day, post_day = _grid.resolve_request(name, bands, pre_date, post_date, max_cloud)
     cat = get_catalog(catalog)
     client = open_client(cat, timeout=timeout)
-    opts = dict(search_days=search_days, max_cloud=max_cloud, max_candidates=max_candidates)
+    opts = dict(search_days=search_days, max_cloud=max_cloud, max_candidates=max_candidates,
+                scl_mask=s2bands.scl_classes(scl_mask))
     pre, valid_pre, pre_acq = load_date(client, cat, spec, bands, pre_day, **opts)
     post, valid_post, post_acq = load_date(client, cat, spec, bands, post_day, **opts)
     dem, dem_prov = load_dem(client, cat, spec)
@@ -337,7 +343,7 @@ def load_stac(name: str | SceneSpec, *, catalog: str | Catalog = "earth-search",
             "collection": cat.collection, "reader": "odc-stac (COG windows, HTTP range reads)",
             "harmonisation": "raw DNs (raster:bands scale/offset not applied by odc-stac); "
                              "per-date BOA_ADD_OFFSET, see pre/post offset_note",
-            "dem": dem_prov}
+            "dem": dem_prov, "scl_mask": sorted(opts["scl_mask"])}
     return _grid.assemble(spec, bands=bands, pre=pre, post=post, valid=valid_pre & valid_post,
                           dem=dem, pre_acq=pre_acq, post_acq=post_acq, label_source=cat.name,
                           provenance=prov)
