@@ -13,7 +13,7 @@ import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
 from s2slide.data import harmonize, registry
-from s2slide.errors import InvalidInputError, SceneNotFoundError
+from s2slide.errors import InvalidInputError, NoValidDataError, SceneNotFoundError
 
 #: Band names of the Kaikoura change rasters (the files call the first one "rg"), as
 #: :func:`load_kaikoura` returns them: every band post-event minus pre-event (see _KAIKOURA_FILE).
@@ -267,7 +267,8 @@ def points_in(ds: xr.Dataset, points=None):
 def _inventories() -> dict[str, tuple[str, str | None, str]]:
     """name -> (registry path, layer inside the zip or None, source key)."""
     inv: dict[str, tuple[str, str | None, str]] = {
-        "mesetas-2019": ("inventories/mesetas-2019/colombia_landslides.gpkg", None, "mesetas")}
+        "mesetas-2019": ("inventories/mesetas-2019/colombia_landslides.gpkg", None, "mesetas"),
+        "luding-2022": ("inventories/luding-2022/china_landslides.gpkg", None, "luding-inventory")}
     years = {"wenchuan": ("China", (2009, 2011, 2013, 2014, 2017, 2018, 2019, 2021)),
              "rasuwa": ("Nepal", range(2013, 2020)), "porgera": ("PNG", range(2017, 2021))}
     for place, (zipname, yrs) in years.items():
@@ -282,12 +283,15 @@ INVENTORIES: tuple[str, ...] = tuple(_inventories())
 
 
 def load_inventory(name: str):
-    """A real landslide inventory of the mirror as polygons.
+    """A real landslide inventory of the mirror (or, online, of its public address) as polygons.
 
     Parameters
     ----------
     name : str
-        ``"mesetas-2019"`` (838 polygons, USGS), ``"wenchuan-<year>"`` (2009: 10,335 polygons),
+        ``"mesetas-2019"`` (838 polygons, USGS), ``"luding-2022"`` (seed 004's Luding county
+        inventory; not in the mirror: downloaded on first use, which needs the network, and
+        pinned by SHA-256 then, see :data:`s2slide.data.registry.ONLINE_FILES`),
+        ``"wenchuan-<year>"`` (2009: 10,335 polygons),
         ``"rasuwa-<year>"`` (2013-2019) or ``"porgera-<year>"`` (2017-2020); the Bhuyan et al.
         (2023) inventories were mapped by a CNN, not drawn by hand. See :data:`INVENTORIES`.
 
@@ -306,8 +310,9 @@ def load_inventory(name: str):
     path = registry.fetch(relpath)
     gdf = gpd.read_file(f"zip://{path}!{layer}" if layer else path)
     src = registry.SOURCES[key]
-    gdf.attrs.update(source="mirror", inventory=name, file=relpath + (f"!{layer}" if layer else ""),
-                     licence=src.licence, attribution=src.attribution)
+    gdf.attrs.update(source="mirror" if relpath in registry.FILES else "online", inventory=name,
+                     file=relpath + (f"!{layer}" if layer else ""), licence=src.licence,
+                     attribution=src.attribution, sha256=registry.info(relpath)["sha256"])
     return gdf
 
 
@@ -342,3 +347,45 @@ def rasterize_inventory(gdf, *, like: xr.Dataset, all_touched: bool = False) -> 
     return xr.DataArray(mask, dims=("y", "x"), coords={"y": like["y"], "x": like["x"]},
                         attrs={"long_name": "landslide mask", "units": "1"})
 
+
+
+def with_inventory_truth(ds: xr.Dataset, inventory: str = "luding-2022") -> xr.Dataset:
+    """A copy of a scene whose ``truth`` is a real inventory burnt onto its grid (pixel centres).
+
+    For a live scene, which has no truth of its own: the inventory is then an independent
+    truth of the real window, mapped by people from other imagery (chapters 3 and 4).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A scene on a georeferenced grid (``ds.rio.crs``), e.g. ``load_scene("luding")``.
+    inventory : str
+        A name of :data:`INVENTORIES`; ``"luding-2022"`` needs the network on first use.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` with ``truth`` (uint8, (y, x)) whose attrs name the inventory, its licence and
+        the number of polygons in the window; ``attrs["truth_source"]`` says the same.
+
+    Raises
+    ------
+    NoValidDataError
+        No polygon of the inventory lies in the window (it would score every map as 0).
+    NetworkUnavailableError, DownloadError, ChecksumError
+        From :func:`s2slide.data.registry.fetch`.
+    """
+    gdf = load_inventory(inventory)
+    left, bottom, right, top = ds.rio.bounds()
+    inside = gdf.to_crs(ds.rio.crs).cx[left:right, bottom:top]
+    if inside.empty:
+        raise NoValidDataError(f"the {inventory} inventory has no polygon in this window "
+                               f"({ds.attrs.get('label', '')}); score against another truth")
+    truth = rasterize_inventory(inside, like=ds)
+    note = (f"real inventory {inventory} ({len(inside)} polygons in the window; "
+            f"{gdf.attrs['attribution']})")
+    out = ds.copy()
+    out["truth"] = truth.assign_attrs(long_name="landslides of a real inventory", source=note,
+                                      licence=gdf.attrs["licence"])
+    out.attrs["truth_source"] = note
+    return out
