@@ -196,3 +196,21 @@ def test_inventory_truth_of_a_window(served_stand_in):
     far = ds.assign_coords(x=ds.x + 1e6).rio.write_transform(None)
     with pytest.raises(NoValidDataError, match="no polygon"):
         data.with_inventory_truth(far.rio.write_transform(far.rio.transform(recalc=True)))
+
+
+def test_scene_truth_says_what_the_truth_is(served_stand_in, monkeypatch):
+    """Simulated: its own truth; live Luding: the inventory (on loopback); else none, and why."""
+    from s2slide import data
+
+    sim = data.load_scene("luding", source="simulated", quiet=True)
+    same, text = data.scene_truth(sim)
+    assert same is sim and "exact truth" in text
+    live = sim.drop_vars("truth").assign_attrs(source="live")
+    out, text = data.scene_truth(live)
+    assert int(out["truth"].sum()) == 300 and "luding-2022" in text and "3 polygons" in text
+    _, text = data.scene_truth(live.assign_attrs(scene="barhabise"))
+    assert text.startswith("No independent truth")
+    monkeypatch.setenv("S2SLIDE_OFFLINE", "1")
+    (registry.config.cache_dir() / "mirror" / LUDING).unlink()
+    kept, text = data.scene_truth(live)
+    assert "truth" not in kept and "NetworkUnavailableError" in text

@@ -13,7 +13,7 @@ import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
 from s2slide.data import harmonize, registry
-from s2slide.errors import InvalidInputError, NoValidDataError, SceneNotFoundError
+from s2slide.errors import InvalidInputError, NoValidDataError, S2SlideError, SceneNotFoundError
 
 #: Band names of the Kaikoura change rasters (the files call the first one "rg"), as
 #: :func:`load_kaikoura` returns them: every band post-event minus pre-event (see _KAIKOURA_FILE).
@@ -389,3 +389,34 @@ def with_inventory_truth(ds: xr.Dataset, inventory: str = "luding-2022") -> xr.D
                                       licence=gdf.attrs["licence"])
     out.attrs["truth_source"] = note
     return out
+
+
+#: The real inventory that can serve as the independent truth of a live scene, per scene name.
+LIVE_TRUTH: dict[str, str] = {"luding": "luding-2022"}
+
+
+def scene_truth(ds: xr.Dataset) -> tuple[xr.Dataset, str]:
+    """A scene with the independent truth it can have, and one sentence saying what it is.
+
+    Simulated scenes carry their exact truth; a live scene gets the real inventory of
+    :data:`LIVE_TRUTH` (:func:`with_inventory_truth`, which needs the network on first use);
+    otherwise the scene is returned as it is and the sentence says why there is no truth.
+
+    Returns
+    -------
+    (xarray.Dataset, str)
+        The scene (a copy when a truth was added) and the sentence, for the chapter to print.
+    """
+    if "truth" in ds:
+        what = ("the simulation's exact truth (every new landslide pixel)"
+                if ds.attrs.get("source") == "simulated" else ds["truth"].attrs.get("source", "its truth"))
+        return ds, f"Independent truth: {what}."
+    inventory = LIVE_TRUTH.get(str(ds.attrs.get("scene")))
+    if ds.attrs.get("source") != "live" or inventory is None:
+        return ds, "No independent truth for this scene: only the reference mask can score it."
+    try:
+        out = with_inventory_truth(ds, inventory)
+    except S2SlideError as err:
+        return ds, (f"No independent truth: the {inventory} inventory could not be used "
+                    f"({type(err).__name__}: {err}).")
+    return out, f"Independent truth: {out.attrs['truth_source']}."
