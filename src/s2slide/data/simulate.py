@@ -22,6 +22,8 @@ How a scene is made (one small function per step, in this order):
    image, **sensor noise**, and quantisation to L2A digital numbers with each date's
    processing baseline (03.01 pre, 04.00 post for Luding: the post DNs carry +1000), which
    :func:`scene` converts back with :mod:`s2slide.data.harmonize`.
+6. A **scene classification** (Sen2Cor SCL codes) of each date from what was rendered, which
+   decides ``valid`` through ``scl_mask`` as on a live scene (:data:`bands.SCL_INVALID`).
 
 Class spectra (surface reflectance 0-1; bands B01 B02 B03 B04 B05 B06 B07 B08 B8A B09 B11
 B12) are typical values read from laboratory and image spectra resampled to Sentinel-2:
