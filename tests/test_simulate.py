@@ -260,7 +260,7 @@ def test_cast_shadow_of_a_wall():
     dem = np.zeros((40, 20), np.float32)
     dem[30, :] = 100.0
     shadow = simulate.cast_shadow(dem, res_m=10.0, zenith_deg=45.0, azimuth_deg=180.0)
-    assert shadow[20:30].all() and not shadow[:19].any() and not shadow[31:].any()
+    assert shadow[21:30].all() and not shadow[:20].any() and not shadow[30:].any()  # 10 px at 10 m
     assert not simulate.cast_shadow(dem, res_m=10.0, zenith_deg=45.0, azimuth_deg=0.0)[20:30].any()
 
 
