@@ -251,3 +251,16 @@ def test_auto_prefers_live_when_reachable_and_caches_it(monkeypatch, capsys, onl
     np.testing.assert_array_equal(second["post"].values, first["post"].values)
     data.load_scene("luding", route="cdse", quiet=True)  # not reachable: falls back
     assert len(calls) == 1
+
+
+def test_load_scene_passes_scl_mask_to_the_simulated_tier():
+    """The SCL choice is a parameter of load_scene: masking shadow (SCL 2) leaves fewer valid pixels."""
+    from s2slide.data import bands
+
+    default = data.load_scene("luding", source="simulated", quiet=True)
+    strict = data.load_scene("luding", source="simulated", quiet=True,
+                             scl_mask={*bands.SCL_INVALID, *bands.SCL_SHADOW})
+    assert default["valid"].values.all() and 0.5 < strict["valid"].values.mean() < 0.97
+    assert json.loads(strict.attrs["provenance"])["parameters"]["scl_mask"] == [0, 1, 2, 3, 8, 9, 10, 11]
+    with pytest.raises(InvalidInputError, match="SCL codes"):
+        data.load_scene("luding", source="simulated", quiet=True, scl_mask="shadow")
