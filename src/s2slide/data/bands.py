@@ -55,7 +55,9 @@ QUANTIFICATION_VALUE = 10_000
 BOA_ADD_OFFSET_PB04 = -1000
 PB04_START = "2022-01-25"
 
-#: Sentinel-2 L2A scene classification (SCL) codes of Sen2Cor (FACTS.md).
+#: Every scene classification (SCL) class of an L2A product (ESA Sentinel-2 L2A product
+#: specification; FACTS.md), for legends and tables. Which of them count as not clear is
+#: :data:`SCL_INVALID`.
 SCL_CLASSES: dict[int, str] = {0: "no data", 1: "saturated or defective",
                                2: "dark area / topographic shadow", 3: "cloud shadow",
                                4: "vegetation", 5: "not vegetated", 6: "water", 7: "unclassified",

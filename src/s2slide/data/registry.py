@@ -6,8 +6,11 @@ The files themselves are never copied into the course repository. :func:`fetch` 
    the book build and the tests point it at ``../shared/data``), checking its SHA-256 there too;
 2. else in the download cache ``<S2SLIDE_CACHE>/mirror`` (checked, re-downloaded if it does not
    match);
-3. else downloads it with :mod:`pooch` from its public address (a GitHub raw URL pinned to a
-   commit, so the bytes never change) and checks it.
+3. else downloads it from its public address (a GitHub raw URL pinned to a commit, so the bytes
+   never change) into the cache: to a temporary name in the same folder
+   (``<name>.s2slide-part-<pid>``), checked, then renamed (:func:`s2slide.data.net.download`).
+   A temporary left by a killed process is removed by the next fetch. The download has an
+   overall deadline (``timeout + size / 100 kB/s``), not only a per-read timeout.
 
 :data:`ONLINE_FILES` are public files the mirror does not hold and whose SHA-256 could not be
 computed when they were registered (no copy could be fetched). They come by the same public
@@ -17,6 +20,10 @@ tree records (when known), and its SHA-256 is recorded beside it in the cache (a
 
 Offline (``S2SLIDE_OFFLINE`` or ``CI``) step 3 raises :class:`~s2slide.errors.NetworkUnavailableError`
 saying how to point ``S2SLIDE_MIRROR`` at a copy.
+
+The cache folder keeps pooch's layout (:func:`create_pooch` describes the same registry for
+those who use pooch), but the download itself is done here: pooch's downloader has only a
+per-read timeout and leaves its ``tmpXXXX`` file behind when the process is killed.
 
 Every file keeps its source's licence and attribution: :data:`SOURCES`, :func:`info`.
 Introduced in chapter 1; the data page of the book lists every entry.
@@ -30,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from s2slide import config
+from s2slide import checks, config
 from s2slide.errors import (ChecksumError, DownloadError, InvalidInputError,
                             NetworkUnavailableError)
 
@@ -480,13 +487,17 @@ def _verify_online(path: Path, relpath: str) -> None:
             f"{blob[:12]}... that the source repository's tree records; delete it and fetch again")
 
 
-def _download_online(relpath: str, *, progressbar: bool) -> Path:
-    """First (or repeated) download of an ONLINE_FILES entry: check it, pin its SHA-256."""
-    import pooch
+def _download_online(relpath: str, *, progressbar: bool, timeout: float) -> Path:
+    """First (or repeated) download of an ONLINE_FILES entry: check it, pin its SHA-256.
 
-    dest = config.cache_dir() / "mirror" / relpath
-    path = Path(pooch.retrieve(url(relpath), known_hash=None, fname=dest.name, path=dest.parent,
-                               progressbar=progressbar))
+    Downloaded atomically by :func:`s2slide.data.net.download` (no size or checksum known to
+    it), then held to the pin (or, before one exists, to the source tree's blob id).
+    """
+    from s2slide.data import net
+
+    path = net.download(url(relpath), config.cache_dir() / "mirror" / relpath,
+                        what=f"the online file {relpath!r}", timeout=timeout, progress=progressbar,
+                        attempts=2, hint="check the network and run again")
     try:
         _verify_online(path, relpath)
     except ChecksumError:
@@ -529,7 +540,7 @@ def _cached(relpath: str) -> Path | None:
         return None
 
 
-def fetch(relpath: str, *, progressbar: bool = True) -> Path:
+def fetch(relpath: str, *, progressbar: bool = True, timeout: float = 60.0) -> Path:
     """Path of a verified local copy of a registered sample file (mirror, cache or download).
 
     Parameters
@@ -538,16 +549,21 @@ def fetch(relpath: str, *, progressbar: bool = True) -> Path:
         Path relative to the mirror root, e.g. ``"kaikoura-2016/diff_landslide_69.tif"``.
     progressbar : bool
         Show a download progress bar (tqdm) when the file must be downloaded.
+    timeout : float
+        Seconds allowed to connect and start; the whole download may take
+        ``timeout + size / 100 kB/s`` seconds (:func:`s2slide.data.net.download`).
 
     Raises
     ------
     ChecksumError
         The copy in ``S2SLIDE_MIRROR`` or the download does not match the registered SHA-256.
     NetworkUnavailableError
-        The file is in neither the mirror nor the cache and the course is offline.
+        The file is in neither the mirror nor the cache and the course is offline, or the
+        server does not answer (or sends too slowly) within the deadline.
     DownloadError
-        The download failed.
+        The download failed otherwise.
     """
+    checks.text("relpath", relpath, example="'kaikoura-2016/diff_landslide_69.tif'")
     found = _from_mirror(relpath) or _cached(relpath)
     if found is not None:
         return found
@@ -561,15 +577,21 @@ def fetch(relpath: str, *, progressbar: bool = True) -> Path:
             "and S2SLIDE_OFFLINE/CI forbids downloading it: set S2SLIDE_MIRROR to a folder holding "
             "the course's sample files (e.g. ../shared/data), or unset S2SLIDE_OFFLINE to download "
             f"it from {url(relpath)}")
+    from s2slide.data import net
+
+    entry = _entry(relpath)
     try:
         if relpath in ONLINE_FILES:
-            return _download_online(relpath, progressbar=progressbar)
-        return Path(create_pooch().fetch(relpath, progressbar=progressbar))
-    except ChecksumError:
+            return _download_online(relpath, progressbar=progressbar, timeout=timeout)
+        return net.download(url(relpath), config.cache_dir() / "mirror" / relpath,
+                            what=f"the sample file {relpath!r}", timeout=timeout,
+                            size=entry.size, sha256=entry.sha256, progress=progressbar,
+                            attempts=2,
+                            hint="check the network and run again, or set S2SLIDE_MIRROR to a "
+                                 "folder holding the course's sample files")
+    except (ChecksumError, DownloadError, NetworkUnavailableError):
         raise
-    except ValueError as err:  # pooch: hash mismatch of the download
-        raise ChecksumError(f"download of {relpath!r} from {url(relpath)} is corrupted: {err}") from err
-    except Exception as err:  # requests' errors: connection, HTTP status
+    except OSError as err:  # a full or read-only disk
         raise DownloadError(
-            f"could not download {relpath!r} from {url(relpath)} ({type(err).__name__}: {err}); "
-            "check the network, or set S2SLIDE_MIRROR to a local copy of the sample files") from err
+            f"could not save {relpath!r} into {config.cache_dir() / 'mirror'} ({err}); free some "
+            "space or set S2SLIDE_CACHE to a writable folder") from err
