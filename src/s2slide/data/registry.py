@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from s2slide import checks, config
+from s2slide import checks, config, files
 from s2slide.errors import ChecksumError, InvalidInputError, NetworkUnavailableError
 
 __all__ = ["SOURCES", "FILES", "ONLINE_FILES", "Source", "MirrorFile", "OnlineFile", "url", "info",
@@ -439,11 +439,9 @@ def sha256(path: Path) -> str:
 
 def git_blob_sha1(path: Path) -> str:
     """Git's blob id of a file: SHA-1 of ``b"blob <size>\\0"`` followed by the bytes."""
-    digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
+    header = f"blob {path.stat().st_size}\0".encode()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, lambda: hashlib.sha1(header)).hexdigest()
 
 
 def verify(path: Path, relpath: str) -> None:
@@ -501,7 +499,7 @@ def _download_online(relpath: str, *, progressbar: bool, timeout: float) -> Path
         path.unlink()
         raise
     if pinned_sha256(relpath) is None:
-        _pin_path(relpath).write_text(f"{sha256(path)}  {url(relpath)}\n")
+        files.write_text(_pin_path(relpath), f"{sha256(path)}  {url(relpath)}\n")
     return path
 
 
