@@ -222,7 +222,7 @@ def summary(areas_km2: Any, *, min_area_km2: float = 0.0,
         ig = fit_inverse_gamma(a, min_count=min_count)
         pl = power_law_exponent(a, min_tail=min_count)
     except NoValidDataError as err:
-        return {**out, "note": str(err).split(";")[0]}
+        return {**out, "note": str(err).split(". ")[0]}
     resolved = bool(ig.rollover_km2 >= 2.0 * a.min())
     note = "" if resolved else "no rollover in the data: compare the tails"
     return {**out, "fitted": int(a.size), "smallest_m2": float(a.min() * 1e6), "rho": ig.rho,

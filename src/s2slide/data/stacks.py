@@ -237,7 +237,7 @@ def stac_stack(event: str | Event, *, pre: tuple[date, date], post: tuple[date, 
     odc.stac.configure_rio(cloud_defaults=True, aws={"aws_unsigned": True},
                            GDAL_HTTP_TIMEOUT=int(timeout), GDAL_HTTP_MAX_RETRY=2)
     parts = [_lazy_group(its, off, spec, cat, bands, chunk) for off, its in _offsets(items).items()]
-    stack = xr.concat(parts, dim="time").sortby("time")
+    stack = xr.concat(parts, dim="time", data_vars="minimal").sortby("time")
     dem, dem_prov = stac.load_dem(client, cat, spec)
     y, x = _grid.grid_coords(spec)
     stack = stack.assign_coords(y=y, x=x)
