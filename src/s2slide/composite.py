@@ -191,8 +191,8 @@ def composite_pair(stack: xr.Dataset, *, method: str = "median") -> xr.Dataset:
                                 method=method, what=what)
     valid = ((comps["pre"][1] > 0) & (comps["post"][1] > 0)).values
     valid &= np.isfinite(comps["pre"][0].values).all(0) & np.isfinite(comps["post"][0].values).all(0)
-    label = (f"{stack.attrs.get('label', 'stack')}: {method} composites of "
-             f"{pre_s.sizes['time']} dates before and {post_s.sizes['time']} after {event}")
+    label = (f"{stack.attrs.get('label', 'stack')}, {method} composites of "
+             f"{pre_s.sizes['time']} + {post_s.sizes['time']} dates")
     attrs = {"label": label, "composite": method, "pre_date": _span(pre_s),
              "post_date": _span(post_s)}
     extra = {"n_clear_pre": comps["pre"][1], "n_clear_post": comps["post"][1]}
@@ -231,7 +231,7 @@ def single_pair(stack: xr.Dataset, *, max_cloud: float = 0.2) -> xr.Dataset:
                         str(part["time"].values[i])[:10])
     valid = picked["pre"][1] & picked["post"][1]
     valid &= np.isfinite(picked["pre"][0].values).all(0) & np.isfinite(picked["post"][0].values).all(0)
-    attrs = {"label": f"{stack.attrs.get('label', 'stack')}: single pair {picked['pre'][2]} / "
+    attrs = {"label": f"{stack.attrs.get('label', 'stack')}, single pair {picked['pre'][2]} / "
                       f"{picked['post'][2]}", "composite": "single pair",
              "pre_date": picked["pre"][2], "post_date": picked["post"][2]}
     return _scene(stack, picked["pre"][0], picked["post"][0], valid, attrs, {})

@@ -247,15 +247,37 @@ def mapping_effects(truth: Any, mapped: Any, *, small_m2: float = 1600.0) -> dic
             "false_polygons": int(len(m) - per_mapped.size)}
 
 
-def _rgb_overlay(ds: xr.Dataset, when: str) -> tuple[np.ndarray, list[list[float]]]:
-    """True colour of ``ds[when]`` reprojected to EPSG:4326 (RGBA 0-1) and its lat/lon bounds."""
+def _rgb_overlay(ds: xr.Dataset, when: str) -> tuple[str, list[list[float]]]:
+    """True colour of ``ds[when]`` reprojected to EPSG:4326, as a PNG data URL, and its bounds.
+
+    Reflectance 0-0.25 is stretched to 0-255 (the same for both dates); nodata is transparent.
+    """
+    import base64
+    import io
+
+    from PIL import Image
+
     rgb = ds[when].sel(band=["B04", "B03", "B02"]).rio.write_crs(ds.rio.crs)
     rgb = rgb.rio.write_nodata(np.nan).rio.reproject("EPSG:4326")
-    arr = np.clip(rgb.values.transpose(1, 2, 0) / 0.25, 0, 1)
+    arr = rgb.values.transpose(1, 2, 0)
     alpha = np.isfinite(arr).all(-1)
-    img = np.dstack([np.nan_to_num(arr), alpha.astype(float)])
+    img = np.dstack([np.clip(np.nan_to_num(arr) / 0.25, 0, 1), alpha]) * 255
+    buf = io.BytesIO()
+    image = Image.fromarray(img.astype(np.uint8), "RGBA").quantize(128, method=Image.Quantize.FASTOCTREE)
+    image.save(buf, format="PNG", optimize=True)  # 128 colours: a third of the bytes, same picture
     w, s, e, n = rgb.rio.bounds()
-    return img, [[s, w], [n, e]]
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode(), [[s, w], [n, e]]
+
+
+def _web_polygons(gdf: Any) -> Any:
+    """Polygons in EPSG:4326 for a web page: collinear vertices dropped, 1e-5 degree (~1 m) precision."""
+    import shapely
+
+    shown = gdf[["area_m2", "mean_slope_deg", "geometry"]].copy()
+    shown["geometry"] = shown.geometry.simplify(0.0)
+    shown = shown.to_crs(4326)
+    shown["geometry"] = shapely.set_precision(shown.geometry.values, 1e-5)
+    return shown.round(1)
 
 
 def web_map(ds: xr.Dataset, gdf: Any, *, epicentre_lonlat: tuple[float, float] | None = None,
@@ -277,9 +299,8 @@ def web_map(ds: xr.Dataset, gdf: Any, *, epicentre_lonlat: tuple[float, float] |
                       (f"after ({ds.attrs.get('post_date', 'post')})", post_img)):
         folium.raster_layers.ImageOverlay(img, bounds=bounds, name=name, opacity=1.0).add_to(fmap)
     if len(gdf):
-        shown = gdf[["area_m2", "mean_slope_deg", "geometry"]].to_crs(4326).round(1)
-        folium.GeoJson(shown, name=title, style_function=lambda _: {"color": "#ff2d2d", "weight": 1.5,
-                                                                     "fillOpacity": 0.25},
+        folium.GeoJson(_web_polygons(gdf), name=title,
+                       style_function=lambda _: {"color": "#ff2d2d", "weight": 1.5, "fillOpacity": 0.25},
                        tooltip=folium.GeoJsonTooltip(["area_m2", "mean_slope_deg"])).add_to(fmap)
     if epicentre_lonlat is not None:
         folium.Marker([epicentre_lonlat[1], epicentre_lonlat[0]], tooltip="epicentre").add_to(fmap)

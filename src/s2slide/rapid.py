@@ -70,27 +70,47 @@ def unet_weights() -> Path | None:
     return next((folder / n for n in UNET_CHECKPOINTS if (folder / n).is_file()), None)
 
 
+def unet_width(weights: Path, *, channels: int = 6) -> int:
+    """Base filters of the U-Net whose weights are in ``weights`` (a ``.weights.h5`` file).
+
+    Read from the file (the first 3 x 3 kernel over ``channels`` inputs), because Keras loads
+    weights of another width with only a warning, leaving layers at their random start.
+    """
+    import h5py
+
+    shapes: list[tuple[int, ...]] = []
+    with h5py.File(weights, "r") as f:
+        f.visititems(lambda _, obj: shapes.append(obj.shape) if isinstance(obj, h5py.Dataset) else None)
+    first = [s for s in shapes if len(s) == 4 and s[:3] == (3, 3, channels)]
+    if not first:
+        raise InvalidInputError(f"{weights} holds no U-Net of {channels} input channels; run "
+                                "chapter 6 again to retrain it")
+    return int(first[0][3])
+
+
 def unet_probability(scene: xr.Dataset, weights: Path) -> np.ndarray:
     """Landslide probability (float32 0-1, (y, x)) from chapter 6's U-Net on the post image.
 
     The six channels of seed 001 (:func:`s2slide.data.l4s.scene_channels`, standardised over
-    the scene's valid pixels); the network width (fast 8, full 16 base filters) is found by
-    which one the weights fit; tiles of 128 px with a 32 px overlap, blended.
+    the scene's valid pixels); the network's width is read from the weights file
+    (:func:`unet_width`); tiles of 128 px with a 32 px overlap, blended.
     """
+    import warnings
+
     from s2slide import tiling
     from s2slide.data import l4s
     from s2slide.models import unet
 
     x = l4s.scene_channels(scene, when="post", valid=scene["valid"].values)
-    for base in (8, 16):
-        model = unet.build_unet(x.shape[-1], base_filters=base)
+    model = unet.build_unet(x.shape[-1], base_filters=unet_width(weights, channels=x.shape[-1]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # a layer left unloaded is an error here
         try:
             model.load_weights(str(weights))
-        except ValueError:
-            continue
-        return tiling.predict_tiled(x, lambda b: model.predict(b, verbose=0), tile=128, overlap=32)
-    raise InvalidInputError(f"{weights} fits neither U-Net width of chapter 6 (8 or 16 base "
-                            "filters); run chapter 6 again to retrain it")
+        except (UserWarning, ValueError) as err:
+            raise InvalidInputError(f"{weights} does not fit chapter 6's U-Net ({err}); run "
+                                    "chapter 6 again to retrain it") from err
+    return tiling.predict_tiled(x, lambda b: model.predict(b, verbose=0), tile=128, overlap=32)
 
 
 def detect(scene: xr.Dataset, *, methods: Sequence[str] = ("dndvi", "rdndvi", "kmeans"),
@@ -185,7 +205,9 @@ def map_event(event: str | events.Event, *, source: str = "auto", pre_days: int 
     masks, scores = detect(scene, methods=wanted, seed=seed, weights=weights)
     gdf = landslides.from_scene(masks[method], scene, min_area_m2=mmu_m2,
                                 epicentre_lonlat=ev.epicentre_lonlat)
-    notes = [] if weights is not None else ["no U-Net: chapter 6's weights are not in the cache"]
+    notes = [] if weights is not None else [
+        "no U-Net: chapter 6's trained weights are not in this machine's cache (run chapter 6 "
+        f"here first; it saves checkpoints/{UNET_CHECKPOINTS[0]}); the other three maps are made"]
     em = EventMap(ev, stack, scene, masks, scores, method, gdf,
                   stats.summary(landslides.areas_km2(gdf), min_area_km2=mmu_m2 / 1e6), notes=notes)
     em.files = write_outputs(em, out_dir or config.results_dir() / "event_maps")

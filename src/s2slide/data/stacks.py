@@ -121,7 +121,7 @@ def simulated_stack(event: str | Event, *, pre_days: int = 90, post_days: int = 
         raise _no_simulation(ev)
     ds = simulate.scene_series(ev.simulation, seed=seed, event_date=ev.date, pre_days=pre_days,
                                post_days=post_days, clouds=clouds, bands=list(bands))
-    ds.attrs.update(event=ev.name, label=f"{ds.attrs['label']}, standing in for {ev.title}")
+    ds.attrs.update(event=ev.name)
     return ds
 
 
