@@ -7,7 +7,12 @@ import pytest
 
 from s2slide import indices, rapid
 from s2slide.data import events
-from s2slide.errors import InvalidInputError, NetworkUnavailableError, NoValidDataError, SceneNotFoundError
+from s2slide.errors import (
+    InvalidInputError,
+    NetworkUnavailableError,
+    NoValidDataError,
+    SceneNotFoundError,
+)
 
 
 def test_rdndvi_by_hand():
@@ -98,3 +103,24 @@ def test_custom_event_windows_are_checked_before_any_data():
     ev = events.custom(102.1, 29.6, "2022-09-05", 5)
     with pytest.raises(InvalidInputError, match="post_days"):
         rapid.map_event(ev, post_days=0)
+
+
+def test_unet_width_is_read_from_the_weights_and_the_unet_map_is_made(luding_map, tmp_path):
+    """Chapter 6's checkpoint in the cache (an untrained network here: only the plumbing is
+    tested): its width is read from the file, and the recipe adds the U-Net's map."""
+    from s2slide import config
+    from s2slide.models import unet
+
+    path = config.cache_dir() / "checkpoints" / rapid.UNET_CHECKPOINTS[0]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for base in (8, 16):
+        unet.build_unet(6, base_filters=base, seed=0).save_weights(str(path))
+        assert rapid.unet_width(path) == base
+    assert rapid.unet_weights() == path
+    stack = luding_map.stack.isel(y=slice(0, 128), x=slice(0, 128))
+    em = rapid.map_event("luding-2022", stack=stack, method="unet", out_dir=tmp_path)
+    assert em.masks["unet"].shape == (128, 128) and not em.notes
+    assert 0.0 <= float(em.scores["unet"].min()) <= float(em.scores["unet"].max()) <= 1.0
+    path.write_bytes(b"not a weights file")
+    with pytest.raises(InvalidInputError, match="run chapter 6 again"):
+        rapid.unet_width(path)

@@ -17,9 +17,9 @@ from datetime import date, datetime
 import numpy as np
 import pytest
 import rasterio
+from loopback import LoopbackServer, Request
 from rasterio.transform import from_origin
 
-from loopback import LoopbackServer, Request
 from s2slide import composite
 from s2slide.data import events, stacks
 from s2slide.data.live import stac

@@ -201,7 +201,7 @@ def density_by_distance(gdf: Any, *, epicentre_lonlat: tuple[float, float],
     left, bottom, right, top = bounds or tuple(metric.total_bounds)
     ex, ey = Transformer.from_crs(4326, metric.crs, always_xy=True).transform(*epicentre_lonlat)
     gx, gy = np.meshgrid(np.arange(left + 25.0, right, 50.0), np.arange(bottom + 25.0, top, 50.0))
-    ring = lambda d: np.floor(d / (bin_km * 1000.0)).astype(int)  # noqa: E731
+    ring = lambda d: np.floor(d / (bin_km * 1000.0)).astype(int)
     cells = np.bincount(ring(np.hypot(gx - ex, gy - ey)).ravel()) * 0.0025  # km2 per 50 m cell
     cent = metric.geometry.centroid
     idx = ring(np.hypot(cent.x.values - ex, cent.y.values - ey))
@@ -239,7 +239,7 @@ def mapping_effects(truth: Any, mapped: Any, *, small_m2: float = 1600.0) -> dic
     merged = per_mapped[per_mapped >= 2].index
     found = t["t_id"].isin(pairs["t_id"])
     small = t["area_m2"] < small_m2
-    share = lambda sel: float(found[sel].mean()) if sel.any() else float("nan")  # noqa: E731
+    share = lambda sel: float(found[sel].mean()) if sel.any() else float("nan")
     return {"truth_landslides": len(t), "mapped_polygons": len(m), "found_share": float(found.mean()),
             "small_found_share": share(small), "large_found_share": share(~small),
             "merged_polygons": int(merged.size),

@@ -17,9 +17,10 @@ U-Net); nothing in the package imports it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -79,8 +80,12 @@ def unet_width(weights: Path, *, channels: int = 6) -> int:
     import h5py
 
     shapes: list[tuple[int, ...]] = []
-    with h5py.File(weights, "r") as f:
-        f.visititems(lambda _, obj: shapes.append(obj.shape) if isinstance(obj, h5py.Dataset) else None)
+    try:
+        with h5py.File(weights, "r") as f:
+            f.visititems(lambda _, obj: shapes.append(obj.shape) if isinstance(obj, h5py.Dataset) else None)
+    except OSError as err:
+        raise InvalidInputError(f"{weights} is not a Keras weights file ({err}); delete it and run "
+                                "chapter 6 again to retrain the U-Net") from err
     first = [s for s in shapes if len(s) == 4 and s[:3] == (3, 3, channels)]
     if not first:
         raise InvalidInputError(f"{weights} holds no U-Net of {channels} input channels; run "

@@ -32,7 +32,8 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import numpy as np
-from scipy import special, stats as sps
+from scipy import special
+from scipy import stats as sps
 
 from s2slide.data.simulate import MALAMUD_A_KM2, MALAMUD_RHO, MALAMUD_S_KM2
 from s2slide.errors import InvalidInputError, NoValidDataError

@@ -102,7 +102,7 @@ class Event:
         """Centre of the area (the epicentre unless a suggested area is given)."""
         return self.area_lonlat or self.epicentre_lonlat
 
-    def with_radius(self, radius_km: float) -> "Event":
+    def with_radius(self, radius_km: float) -> Event:
         """The same event over a square of another half-width (km), checked."""
         return replace(self, radius_km=check_radius(radius_km))
 

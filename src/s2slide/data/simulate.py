@@ -873,9 +873,9 @@ def _scl(cover: np.ndarray, cloud: np.ndarray, shadow: np.ndarray, snow: np.ndar
 
 
 def _series_date(lay: dict, day: date, when: str, *, seed_seq: np.random.SeedSequence,
-                 preset: Preset, res_m: float, lat: float, clouds: float,
-                 crop: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Reflectance (band, y, x), SCL (y, x) and true contamination (y, x) of one acquisition."""
+                 preset: Preset, res_m: float, lat: float, clouds: float, crop: tuple,
+                 keep: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Reflectance (band, y, x) of the ``keep`` bands, SCL (y, x) and true contamination (y, x)."""
     atmo, cloud_ss, sensor, misc = seed_seq.spawn(4)
     rng = {f"atmo_{when}": np.random.default_rng(atmo), f"cloud_{when}": np.random.default_rng(cloud_ss),
            f"sensor_{when}": np.random.default_rng(sensor)}
@@ -892,7 +892,7 @@ def _series_date(lay: dict, day: date, when: str, *, seed_seq: np.random.SeedSeq
                            res_m=res_m, zenith_deg=sun[0], azimuth_deg=sun[1])
     alpha, shade = (ndimage.shift(a, (shift[1], shift[0]), order=0) for a in (alpha, shade))
     scl = _scl(lay["cover"], alpha, shade, lay[f"snow_{when}"])
-    return refl[(slice(None),) + crop], scl[crop], cloudy[crop]
+    return np.ascontiguousarray(refl[(keep,) + crop]), scl[crop], cloudy[crop]
 
 
 def scene_series(name: str = "luding", *, seed: int = 0, shape: tuple[int, int] | None = None,
@@ -946,7 +946,7 @@ def scene_series(name: str = "luding", *, seed: int = 0, shape: tuple[int, int] 
     keep = [S2_L2A_BANDS.index(b) for b in (bands or S2_L2A_BANDS)]
     lat = float(np.mean(spec.bbox_lonlat()[1::2]))
     out = [_series_date(lay, d, "pre" if d < event else "post", seed_seq=ss, preset=preset,
-                        res_m=spec.resolution_m, lat=lat, clouds=clouds, crop=crop)
+                        res_m=spec.resolution_m, lat=lat, clouds=clouds, crop=crop, keep=keep)
            for d, ss in zip(days, root.spawn(len(days) + 1)[1:])]
     return _series_dataset(spec, (ny, nx), days, out, keep=keep, lay=lay, crop=crop,
                            attrs=_series_attrs(preset, spec, seed=seed, event=event, clouds=clouds))
@@ -957,7 +957,7 @@ _PRESET_EVENTS = {"luding": "2022-09-05", "barhabise": "2018-08-15"}
 
 
 def _series_dataset(spec, shape, days, out, *, keep, lay, crop, attrs) -> xr.Dataset:
-    refl = np.stack([o[0][keep] for o in out])
+    refl = np.stack([o[0] for o in out])
     ds = _dataset(spec, shape, dem=lay["dem"][crop], slope=lay["slope"][crop],
                   truth=(lay["new"][crop] >= 0.5).astype(np.uint8))
     ds = ds.isel(band=keep)

@@ -25,8 +25,9 @@ Routes:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -34,8 +35,12 @@ import xarray as xr
 from s2slide.data import bands as s2bands
 from s2slide.data import events as ev_mod
 from s2slide.data.events import Event
-from s2slide.errors import (InvalidInputError, NetworkUnavailableError, NoValidDataError,
-                            SceneNotFoundError)
+from s2slide.errors import (
+    InvalidInputError,
+    NetworkUnavailableError,
+    NoValidDataError,
+    SceneNotFoundError,
+)
 
 #: Bands of a stack: blue, green, red, NIR (10 m, for the U-Net), narrow NIR and SWIR1 (20 m,
 #: seed 000's NDVI and BSI).
