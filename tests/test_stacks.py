@@ -198,3 +198,26 @@ def test_load_stack_bad_input_and_offline_routes():
         stacks.load_stack("haiti-2021", source="simulated")
     with pytest.raises(InvalidInputError, match="before the Sentinel-2 archive"):
         stacks.load_stack("gorkha-2015")
+
+
+def test_earth_engine_pixels_become_a_scene_of_the_contract():
+    """Earth Engine cannot be served from a loopback server: only the assembly of the fetched
+    arrays into the data contract is tested here (the server-side graph is not)."""
+    spec = EVENT.grid(20.0)
+    shape = spec.shape
+    pre = np.full((2,) + shape, 0.1, np.float32)
+    post = pre.copy()
+    post[:, :10] = np.nan
+    counts = {"n_clear_pre": np.full((1,) + shape, 3), "n_clear_post": np.full((1,) + shape, 2)}
+    counts["n_clear_post"][0, :10] = 0
+    comps = {"windows": ((date(2022, 6, 7), date(2022, 9, 4)), (date(2022, 9, 6), date(2022, 11, 4))),
+             "bands": ("B04", "B8A")}
+    dem = np.tile(np.arange(shape[1], dtype=np.float32) * 10.0, (shape[0], 1))
+    from s2slide.data.live import _grid
+
+    ds = stacks._gee_dataset(spec, EVENT, comps, {"pre": pre, "post": post, **counts}, dem,
+                             _grid.grid_coords(spec))
+    assert list(ds["band"].values) == ["B04", "B8A"] and ds.rio.crs.to_epsg() == spec.epsg
+    assert not ds["valid"].values[:10].any() and ds["valid"].values[10:].all()
+    assert ds.attrs["pre_date"] == "2022-06-07/2022-09-04" and "Earth Engine" in ds.attrs["label"]
+    np.testing.assert_allclose(ds["slope"].values[5:-5, 5:-5], np.degrees(np.arctan(0.5)), atol=0.1)

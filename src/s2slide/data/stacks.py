@@ -320,7 +320,11 @@ def gee_composites(event: str | Event, *, pre_days: int = 90, post_days: int = 6
 
     (pre_img, n_pre), (post_img, n_post) = window(*pre), window(*post)
     return {"pre": pre_img, "post": post_img, "n_clear_pre": n_pre, "n_clear_post": n_post,
-            "region": region, "spec": spec, "windows": (pre, post), "event": ev}
+            "region": region, "spec": spec, "windows": (pre, post), "event": ev,
+            "bands": tuple(bands)}
+
+
+_NODATA = -9999.0  # masked pixels of a server-side composite, NaN once fetched
 
 
 def gee_scene(comps: dict[str, Any]) -> xr.Dataset:
@@ -338,9 +342,10 @@ def gee_scene(comps: dict[str, Any]) -> xr.Dataset:
                                 f"(ee.batch.Export.image.toDrive); {ev_mod.LARGE_AREA_HINT}")
     arrays = {}
     for key in ("pre", "post", "n_clear_pre", "n_clear_post"):
-        image = comps[key].unmask(float("nan") if key in ("pre", "post") else 0)
+        image = comps[key].unmask(_NODATA if key in ("pre", "post") else 0)  # JSON has no NaN
         names = list(image.bandNames().getInfo())
-        arrays[key] = gee.structured_to_stack(_compute(image, spec), names)
+        arr = gee.structured_to_stack(_compute(image, spec), names).astype(np.float32)
+        arrays[key] = np.where(arr == _NODATA, np.nan, arr) if key in ("pre", "post") else arr
     dem, _ = gee.load_dem(spec)
     return _gee_dataset(spec, ev, comps, arrays, dem, _grid.grid_coords(spec))
 
@@ -361,7 +366,7 @@ def _gee_dataset(spec: Any, ev: Event, comps: dict, arrays: dict, dem: np.ndarra
                  coords: tuple[np.ndarray, np.ndarray]) -> xr.Dataset:
     from s2slide.data import simulate
 
-    names = list(DEFAULT_BANDS)[: arrays["pre"].shape[0]]
+    names = list(comps["bands"])
     n_pre, n_post = arrays["n_clear_pre"][0], arrays["n_clear_post"][0]
     valid = (n_pre > 0) & (n_post > 0)
     (pre0, pre1), (post0, post1) = comps["windows"]
