@@ -8,6 +8,11 @@ port and stops it at teardown::
         srv.add_bytes("/a.tif", data)
         srv.add_handler("POST", "/search", lambda req: (200, {"type": "FeatureCollection"}))
         srv.url("/a.tif")
+
+Faulty servers for the bad-input tests: :meth:`LoopbackServer.stall` (accepts, never answers),
+:meth:`LoopbackServer.trickle` (answers one byte at a time), :meth:`LoopbackServer.cut_next_download`
+(drops the connection mid-body), :meth:`LoopbackServer.redirect`; a handler can lie freely
+(HTML where JSON is expected, invalid JSON, an HTTP error).
 """
 
 from __future__ import annotations
@@ -51,10 +56,19 @@ class _State:
     files: dict[str, bytes] = field(default_factory=dict)
     handlers: dict[tuple[str, str], Handler] = field(default_factory=dict)
     log: list[tuple[str, str, str]] = field(default_factory=list)
-    # path -> number of bytes after which the next GET is cut (connection closed)
-    cut_after: dict[str, int] = field(default_factory=dict)
+    # path -> (bytes after which a GET is cut (connection closed), for how many GETs)
+    cut_after: dict[str, tuple[int, int]] = field(default_factory=dict)
     # path -> bearer tokens accepted (others get HTTP 401)
     bearer: dict[str, set[str]] = field(default_factory=dict)
+    # path -> ("stall", None), ("trickle", seconds between bytes) or ("trickle-body", seconds)
+    faults: dict[str, tuple[str, float | None]] = field(default_factory=dict)
+    # path -> a text the query string must hold (else HTTP 403, as Azure blob storage unsigned)
+    query_needs: dict[str, str] = field(default_factory=dict)
+    # path -> (status, location) of a redirect
+    redirects: dict[str, tuple[int, str]] = field(default_factory=dict)
+    stop: threading.Event = field(default_factory=threading.Event)
+    # (method, path, query string, authorization header) of every request
+    full_log: list[tuple[str, str, str, str]] = field(default_factory=list)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -68,6 +82,8 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else b""
+        self.state.full_log.append((self.command, parts.path, parts.query,
+                                    self.headers.get("Authorization", "")))
         return Request(self.command, parts.path, parse_qs(parts.query),
                        {k.lower(): v for k, v in self.headers.items()}, body)
 
@@ -87,11 +103,23 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         req = self._request()
         self.state.log.append((req.method, req.path, req.headers.get("range", "")))
+        fault = self.state.faults.get(req.path)
+        if fault is not None:
+            self._fault(req, *fault)
+            return
+        if req.path in self.state.redirects:
+            status, location = self.state.redirects[req.path]
+            self._send(status, b"", {"Location": location})
+            return
         handler = self.state.handlers.get((req.method, req.path))
         if handler is None and req.method == "HEAD":
             handler = self.state.handlers.get(("GET", req.path))
         tokens = self.state.bearer.get(req.path)
-        if tokens is not None and req.headers.get("authorization", "").removeprefix(
+        need = self.state.query_needs.get(req.path)
+        if need is not None and need not in self.state.full_log[-1][2]:
+            self._send(403, b"<Error><Code>AuthenticationFailed</Code></Error>",
+                       {"Content-Type": "application/xml"})
+        elif tokens is not None and req.headers.get("authorization", "").removeprefix(
                 "Bearer ") not in tokens:
             self._send(401, {"detail": "Expired signature or invalid token"})
         elif handler is not None:
@@ -111,7 +139,13 @@ class _Handler(BaseHTTPRequestHandler):
             if start >= len(data):
                 self._send(416, b"", {"Content-Range": f"bytes */{len(data)}"})
                 return
-        cut = self.state.cut_after.pop(req.path, None) if req.method == "GET" else None
+        cut = None
+        if req.method == "GET" and req.path in self.state.cut_after:
+            cut, times = self.state.cut_after[req.path]
+            if times <= 1:
+                del self.state.cut_after[req.path]
+            else:
+                self.state.cut_after[req.path] = (cut, times - 1)
         status = 206 if m else 200
         self.send_response(status)
         self.send_header("Accept-Ranges", "bytes")
@@ -131,6 +165,37 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.wfile.write(chunk)
+
+    def _fault(self, req: Request, kind: str, interval: float | None) -> None:
+        """Stall (send nothing until the server stops) or trickle a whole answer byte by byte."""
+        self.close_connection = True
+        if kind == "stall":
+            self.state.stop.wait(120)
+            return
+        handler = self.state.handlers.get((req.method, req.path))
+        body = self.state.files.get(req.path, b"")
+        status, headers = 200, {"Content-Type": "application/octet-stream"}
+        if handler is not None:
+            status, body, *rest = handler(req)
+            headers = rest[0] if rest else {}
+            if isinstance(body, (dict, list)):
+                body = json.dumps(body).encode()
+                headers = {"Content-Type": "application/json", **headers}
+        head = f"HTTP/1.1 {status} OK\r\nContent-Length: {len(body)}\r\n" + "".join(
+            f"{k}: {v}\r\n" for k, v in headers.items()) + "Connection: close\r\n\r\n"
+        slow = head.encode() + body
+        try:
+            if kind == "trickle-body":  # headers at once, then the body byte by byte
+                self.wfile.write(head.encode())
+                self.wfile.flush()
+                slow = body
+            for byte in slow:
+                if self.state.stop.wait(interval or 0.2):
+                    return
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+        except OSError:  # the client gave up: what the tests want
+            return
 
     do_GET = do_POST = do_HEAD = _dispatch
 
@@ -160,9 +225,27 @@ class LoopbackServer:
     def add_handler(self, method: str, path: str, handler: Handler) -> None:
         self.state.handlers[(method, path)] = handler
 
-    def cut_next_download(self, path: str, *, after: int) -> None:
-        """Close the connection after ``after`` bytes on the next GET of ``path``."""
-        self.state.cut_after[path] = after
+    def cut_next_download(self, path: str, *, after: int, times: int = 1) -> None:
+        """Close the connection after ``after`` bytes on the next ``times`` GETs of ``path``."""
+        self.state.cut_after[path] = (after, times)
+
+    def stall(self, path: str) -> None:
+        """Accept requests of ``path`` and never answer (until the server stops)."""
+        self.state.faults[path] = ("stall", None)
+
+    def trickle(self, path: str, *, interval: float = 0.2, body_only: bool = False) -> None:
+        """Answer ``path`` (its handler or bytes) one byte every ``interval`` seconds, status line
+        and headers included (or, ``body_only``, headers at once and then the body), so that no
+        single read ever waits long."""
+        self.state.faults[path] = ("trickle-body" if body_only else "trickle", interval)
+
+    def redirect(self, path: str, location: str, *, status: int = 307) -> None:
+        """Answer ``path`` with a redirect to ``location`` (e.g. another host)."""
+        self.state.redirects[path] = (status, location)
+
+    def protect_query(self, path: str, text: str) -> None:
+        """Answer 403 to requests of ``path`` whose query string lacks ``text`` (e.g. ``sig=``)."""
+        self.state.query_needs[path] = text
 
     def protect(self, path: str, tokens: set[str]) -> None:
         """Answer 401 to requests of ``path`` without one of these bearer tokens."""
@@ -172,11 +255,17 @@ class LoopbackServer:
     def log(self) -> list[tuple[str, str, str]]:
         return self.state.log
 
+    @property
+    def requests(self) -> list[tuple[str, str, str, str]]:
+        """(method, path, query string, Authorization header) of every request received."""
+        return self.state.full_log
+
     def __enter__(self) -> "LoopbackServer":
         self._thread.start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self.state.stop.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)

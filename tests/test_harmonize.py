@@ -38,3 +38,28 @@ def test_nodata_becomes_nan_and_pb04_shift():
     refl = harmonize.dn_to_reflectance(dn, offset=-1000)
     assert np.isnan(refl[0]) and refl[1] == 0.0 and refl[2] == pytest.approx(0.05)
     assert harmonize.harmonize_to_pb04(dn, baseline="03.01").tolist() == [0, 1500, 2500]
+
+
+def test_offset_follows_the_baseline_not_the_date():
+    """ESA's reprocessed Collection-1 products carry new baselines for old dates: a 2019
+    acquisition of baseline 05.00 needs -1000. Whatever says the baseline (the baseline, the
+    product name, the processing date) decides before the acquisition date, which decides only
+    alone, and says so."""
+    reprocessed = "S2A_MSIL2A_20190101T000001_N0500_R116_T58UFE_20230225T120000.SAFE"
+    assert harmonize.boa_add_offset(baseline="05.00", acquired="2019-01-01") == -1000
+    assert harmonize.boa_add_offset(product=reprocessed, acquired="2019-01-01") == -1000
+    assert harmonize.boa_add_offset(processed="2023-02-25T12:00:00Z", acquired="2019-01-01") == -1000
+    assert harmonize.boa_add_offset(baseline="03.01", product=reprocessed) == 0  # the baseline wins
+    off, why = harmonize.offset_decision(acquired="2019-01-01")
+    assert off == 0 and "acquisition date 2019-01-01 alone" in why
+    assert harmonize.baseline_from_name("GS2B_20250731T130249_043879_N05.11") == "05.11"
+    assert harmonize.baseline_from_name("S2A_29RKH_20200219_0_L2A") is None
+
+
+def test_offset_arguments_are_checked_before_use():
+    with pytest.raises(InvalidInputError, match="string such as '04.00'"):
+        harmonize.boa_add_offset(baseline=4.0)
+    with pytest.raises(InvalidInputError, match="ISO date"):
+        harmonize.boa_add_offset(acquired="yesterday")
+    with pytest.raises(InvalidInputError, match="processing baseline"):
+        harmonize.boa_add_offset()

@@ -2,7 +2,8 @@
 
 Layers, bottom to top (README, "Layout"):
 
-1. ``errors``, ``config``: the error family and the settings;
+1. ``errors``, ``config``, ``checks``, ``files``: the error family, the settings, the argument
+   checks every method calls, and the atomic writing of files;
 2. ``data/``: everything that gets data (load_scene, live routes, simulator, registry, bands);
 3. the methods the chapters teach, at the top of the package (``indices``, ``align``, ...);
 4. ``models/``: the networks and their input;
@@ -54,7 +55,7 @@ def _imports(path: Path, known: set[str]) -> set[str]:
 def _layer(module: str) -> int:
     name = module.removeprefix("s2slide.")
     top = name.split(".")[0]
-    if top in ("errors", "config"):
+    if top in ("errors", "config", "checks", "files"):
         return 1
     if top == "data":
         return 2

@@ -262,7 +262,7 @@ def test_product_name_fields():
 # ----------------------------------------------------------------------------- end to end
 def test_load_cdse_end_to_end(fake, tmp_path, monkeypatch):
     plane = np.tile(np.arange(SPEC.height, dtype=np.float32)[:, None] * 10.0, (1, SPEC.width))
-    monkeypatch.setattr(cdse, "_load_dem", lambda spec, cat: (plane, {"source": "test plane"}))
+    monkeypatch.setattr(cdse, "_load_dem", lambda spec, cat, **kw: (plane, {"source": "test plane"}))
     ds = cdse.load_cdse(SPEC, session=fake.session(), download_dir=tmp_path, progress=False)
     expect = _base20()[MARGIN:-MARGIN, MARGIN:-MARGIN].astype(np.float32) / 10_000
     valid = ds["valid"].values
@@ -295,3 +295,19 @@ def test_no_network_and_offline(monkeypatch):
     start = time.perf_counter()
     assert cdse.reachable() is False  # S2SLIDE_OFFLINE is set by conftest
     assert time.perf_counter() - start < 0.1
+
+
+def test_offsets_of_the_real_baseline_0510_metadata_and_of_a_reprocessed_name(tmp_path):
+    """The real MTD_MSIL2A.xml of baseline 05.10 gives -1000 for every band; without metadata a
+    reprocessed 2019 product's name (N0500) decides, not its date."""
+    from pathlib import Path
+
+    import replay
+
+    mtd = Path(replay.FIXTURES / "safe/MTD_MSIL2A_N0510_T21JUK.xml")
+    offsets, note = cdse.read_offsets(mtd, None, _grid.parse_day("2023-01-01", "", ""))
+    assert set(offsets.values()) == {-1000} and len(offsets) == 13 and "MTD_MSIL2A" in note
+    name = "S2A_MSIL2A_20190101T000001_N0500_R116_T58UFE_20230225T120000.SAFE"
+    offsets, note = cdse.read_offsets(None, cdse.product_baseline({"Name": name}),
+                                      _grid.parse_day("2019-01-01", "", ""))
+    assert offsets["B04"] == -1000 and "05.00" in note

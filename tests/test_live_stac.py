@@ -1,8 +1,12 @@
 """The STAC route of the live tier, end to end against a loopback STAC API (no network).
 
-A server on 127.0.0.1 serves a STAC API (landing page, conformance, collections, /search) and
-small Cloud-Optimised GeoTIFFs written here on a UTM grid around the Luding window, so the real
-pystac-client + odc-stac code path runs and must return the load_scene contract.
+A server on 127.0.0.1 replays Earth Search's recorded landing page (tests/fixtures/recorded, only
+the host rewritten) and answers /search with items built from a recorded real Earth Search item
+(its fields and asset structure; id, footprint, grid, dates and flags changed: no recorded item
+covers Luding) over small Cloud-Optimised GeoTIFFs written here on a UTM grid around the Luding
+window, so the real pystac-client + odc-stac code path runs and must return the load_scene
+contract. The generated pixels and the DEM item are fakes; the real-pixel replay (tile 29RKH)
+is in test_live_replay.py.
 """
 
 from __future__ import annotations
@@ -10,14 +14,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from datetime import datetime
+
 
 import numpy as np
 import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from loopback import LoopbackServer, Request
+import replay
+from loopback import LoopbackServer
 from s2slide.data import live
 from s2slide.errors import (CloudCoverError, MissingBandError, NetworkUnavailableError,
                             S2SlideError, SceneNotFoundError)
@@ -25,7 +30,7 @@ from s2slide.data.live import _grid, stac
 from s2slide.data.scenes import SceneSpec, get_scene
 
 SPEC = get_scene("luding")
-MARGIN = 100  # tile pixels (20 m) around the scene window
+MARGIN = 20  # tile pixels (20 m) around the scene window
 BANDS10 = ("blue", "green", "red")
 BANDS20 = ("nir08", "swir16")
 
@@ -64,6 +69,9 @@ def _tile_scl(kind: str) -> np.ndarray:
     return scl
 
 
+TEMPLATE = replay.recorded("earth-search/items/sentinel-2-l2a_S2B_24MVV_20250731_0_L2A.json")
+
+
 def _item(srv, tmp, *, day, hour="04:02:00", baseline, applied, dn_shift=0, dn_scale=1.0,
           scl_kind="clear", cloud=5.0):
     x0 = SPEC.left - MARGIN * 20
@@ -74,110 +82,31 @@ def _item(srv, tmp, *, day, hour="04:02:00", baseline, applied, dn_shift=0, dn_s
         base[scl == 0] = 0
     folder = tmp / day
     folder.mkdir(exist_ok=True)
+    stamp = day.replace("-", "")
     assets = {}
     for key, arr, res in ([(k, np.kron(base, np.ones((2, 2), np.uint16)), 10) for k in BANDS10]
                           + [(k, base, 20) for k in BANDS20] + [("scl", scl, 20)]):
         tf = from_origin(x0, y0, res, res)
         data = _write_cog(folder / f"{key}.tif", arr, tf, f"EPSG:{SPEC.epsg}", 0)
-        href = srv.add_bytes(f"/cogs/{day}/{key}.tif", data)
-        assets[key] = {"href": href, "type": "image/tiff; application=geotiff; "
-                       "profile=cloud-optimized", "roles": ["data"],
-                       "proj:shape": list(arr.shape), "proj:transform": list(tf)[:6],
-                       "raster:bands": [{"nodata": 0, "data_type": str(arr.dtype),
-                                         "scale": 0.0001, "offset": -0.1 if applied is not None
-                                         and baseline >= "04.00" else 0.0}]}
-    props = {"datetime": f"{day}T{hour}Z", "eo:cloud_cover": cloud, "proj:epsg": SPEC.epsg,
-             "s2:processing_baseline": baseline, "earthsearch:boa_offset_applied": applied}
-    return _feature(f"S2B_47RQP_{day.replace('-', '')}_0_L2A", "sentinel-2-l2a", props, assets)
-
-
-def _feature(item_id, collection, props, assets):
+        href = srv.add_bytes(f"/sentinel-s2-l2a-cogs/47/R/QP/{day}/{key}.tif", data)
+        assets[key] = {"href": href, "proj:shape": list(arr.shape),
+                       "proj:transform": list(tf)[:6]}
     w, s, e, n = SPEC.bbox_lonlat()
-    w, s, e, n = w - 0.05, s - 0.05, e + 0.05, n + 0.05
-    ring = [[w, s], [e, s], [e, n], [w, n], [w, s]]
-    return {"type": "Feature", "stac_version": "1.0.0", "id": item_id, "collection": collection,
-            "stac_extensions": [
-                "https://stac-extensions.github.io/projection/v1.1.0/schema.json",
-                "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
-                "https://stac-extensions.github.io/eo/v1.1.0/schema.json"],
-            "geometry": {"type": "Polygon", "coordinates": [ring]}, "bbox": [w, s, e, n],
-            "properties": props, "assets": assets, "links": []}
-
-
-def _dem_item(srv, tmp):
-    """A tilted plane in EPSG:4326 (1 arcsec): rises 0.5 m per metre northwards (26.57 deg)."""
-    w, s, e, n = SPEC.bbox_lonlat()
-    res = 1 / 3600
-    w, n = w - 0.02, n + 0.02
-    h, wd = int((n - s + 0.04) / res), int((e - w + 0.02) / res)
-    lat = n - res * (np.arange(h) + 0.5)
-    z = (1000.0 + 0.5 * (lat - s) * 110_850.0)[:, None] * np.ones((1, wd))
-    tf = from_origin(w, n, res, res)
-    data = _write_cog(tmp / "dem.tif", z.astype(np.float32), tf, "EPSG:4326", None)
-    href = srv.add_bytes("/cogs/dem.tif", data)
-    asset = {"href": href, "type": "image/tiff; application=geotiff; profile=cloud-optimized",
-             "roles": ["data"], "proj:shape": [h, wd], "proj:transform": list(tf)[:6],
-             "raster:bands": [{"data_type": "float32", "unit": "m"}]}
-    return _feature("Copernicus_DSM_COG_10_N29_00_E102_00_DEM", "cop-dem-glo-30",
-                    {"datetime": "2021-04-22T00:00:00Z", "proj:epsg": 4326}, {"data": asset})
-
-
-def _search_handler(features):
-    def handle(req: Request):
-        if req.method == "POST":
-            q = req.json()
-        else:
-            q = {k: v[0] for k, v in req.query.items()}
-            for key in ("collections", "bbox"):
-                if key in q:
-                    q[key] = q[key].split(",")
-        cols = set(q.get("collections") or [])
-        bbox = [float(v) for v in q.get("bbox") or [-180, -90, 180, 90]]
-        start = end = None
-        if q.get("datetime"):
-            a, b = q["datetime"].split("/")
-            start, end = (datetime.fromisoformat(t.replace("Z", "+00:00")) for t in (a, b))
-        hits = []
-        for f in features:
-            fb = f["bbox"]
-            when = datetime.fromisoformat(f["properties"]["datetime"].replace("Z", "+00:00"))
-            if cols and f["collection"] not in cols:
-                continue
-            if fb[0] > bbox[2] or fb[2] < bbox[0] or fb[1] > bbox[3] or fb[3] < bbox[1]:
-                continue
-            if start is not None and not start <= when <= end:
-                continue
-            hits.append(f)
-        return 200, {"type": "FeatureCollection", "features": hits, "links": []}
-    return handle
+    props = {"eo:cloud_cover": cloud, "s2:processing_baseline": baseline,
+             "earthsearch:boa_offset_applied": applied, "s2:generation_time": None,
+             "s2:product_uri": f"S2B_MSIL2A_{stamp}T034009_N{baseline.replace('.', '')}_R061_"
+                               f"T47RQP_{stamp}T070000.SAFE",
+             "s2:tile_id": None, "s2:datatake_id": None, "s2:datastrip_id": None}
+    return replay.item_from_template(
+        TEMPLATE, item_id=f"S2B_47RQP_{stamp}_0_L2A", when=f"{day}T{hour}Z", epsg=SPEC.epsg,
+        bbox=(w - 0.05, s - 0.05, e + 0.05, n + 0.05), assets=assets, properties=props)
 
 
 def _serve_catalogue(srv, features):
-    root = srv.url()
-    conf = ["https://api.stacspec.org/v1.0.0/core", "https://api.stacspec.org/v1.0.0/item-search",
-            "https://api.stacspec.org/v1.0.0/collections"]
-    landing = {"type": "Catalog", "id": "loopback", "stac_version": "1.0.0",
-               "description": "loopback STAC API for tests", "conformsTo": conf,
-               "links": [{"rel": "self", "href": root}, {"rel": "root", "href": root},
-                         {"rel": "conformance", "href": root + "/conformance"},
-                         {"rel": "data", "href": root + "/collections"},
-                         {"rel": "search", "href": root + "/search", "method": "GET",
-                          "type": "application/geo+json"},
-                         {"rel": "search", "href": root + "/search", "method": "POST",
-                          "type": "application/geo+json"}]}
-    cols = [{"type": "Collection", "id": c, "stac_version": "1.0.0", "description": c,
-             "license": "proprietary", "links": [],
-             "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]},
-                        "temporal": {"interval": [[None, None]]}}}
-            for c in ("sentinel-2-l2a", "cop-dem-glo-30")]
-    srv.add_handler("GET", "/", lambda r: (200, landing))
-    srv.add_handler("GET", "/conformance", lambda r: (200, {"conformsTo": conf}))
-    srv.add_handler("GET", "/collections", lambda r: (200, {"collections": cols, "links": []}))
-    for c in cols:
-        srv.add_handler("GET", f"/collections/{c['id']}", lambda r, c=c: (200, c))
-    handler = _search_handler(features)
-    srv.add_handler("GET", "/search", handler)
-    srv.add_handler("POST", "/search", handler)
+    """Earth Search's recorded landing page, host rewritten; /search over ``features``."""
+    landing = replay.rewrite(replay.recorded("earth-search/landing.json"),
+                             {replay.EARTH_SEARCH: srv.url()})
+    return replay.serve_stac_api(srv, landing=landing, features=features)
 
 
 @pytest.fixture(scope="module")
@@ -195,11 +124,11 @@ def catalogue(tmp_path_factory):
             _item(srv, tmp, day="2022-12-10", baseline="04.00", applied=False, dn_scale=0.25),
             _item(srv, tmp, day="2021-07-01", baseline="03.00", applied=False,
                   scl_kind="cloudy", cloud=99.0),
-            _dem_item(srv, tmp),
+            replay.dem_item(srv, tmp, SPEC.bbox_lonlat()),
         ]
-        _serve_catalogue(srv, features)
+        root = _serve_catalogue(srv, features)
         yield srv, dataclasses.replace(stac.CATALOGS["earth-search"], name="Loopback STAC",
-                                       url=srv.url())
+                                       url=root)
 
 
 @pytest.fixture(scope="module")
@@ -227,7 +156,7 @@ def test_end_to_end_returns_the_contract(luding):
     assert "Loopback STAC" in ds.attrs["label"] and "live" in ds.attrs["label"]
     prov = json.loads(ds.attrs["provenance"])
     assert prov["pre"]["ids"] == ["S2B_47RQP_20211105_0_L2A"]
-    assert prov["post"]["hrefs"]["B8A"][0].endswith("/cogs/2022-11-20/nir08.tif")
+    assert prov["post"]["hrefs"]["B8A"][0].endswith("/2022-11-20/nir08.tif")
     assert prov["licence"] == "Contains modified Copernicus Sentinel data 2021, 2022"
     assert prov["pre"]["offset"] == 0 and prov["post"]["offset"] == -1000
 
@@ -260,7 +189,7 @@ def test_dem_resampled_and_slope_of_the_plane(luding):
 def test_only_windows_were_read(catalogue, luding):
     """COGs were read with range requests, never fetched whole."""
     srv, _ = catalogue
-    gets = [r for m, p, r in srv.log if m == "GET" and p.startswith("/cogs/")]
+    gets = [r for m, p, r in srv.log if m == "GET" and p.endswith(".tif")]
     assert gets and all(r.startswith("bytes=") for r in gets)
 
 
@@ -277,7 +206,7 @@ def test_offset_flag_and_plausibility_check(catalogue, online):
                         bands=["B8A"])
     np.testing.assert_allclose(ds["post"].values[0], expect, atol=1e-6)  # flag honoured
     assert "already applied" in json.loads(ds.attrs["provenance"])["post"]["offset_note"]
-    with pytest.warns(UserWarning, match="evidently was"):
+    with pytest.warns(UserWarning, match="offset already applied"):
         ds = stac.load_stac("luding", catalog=cat, post_date="2022-12-10", search_days=2,
                             bands=["B04"])
     assert json.loads(ds.attrs["provenance"])["post"]["offset"] == 0
@@ -388,3 +317,38 @@ def test_load_scene_live_tier_uses_this_route(catalogue, online, monkeypatch):
                          quiet=True)
     assert ds.attrs["source"] == "live" and list(ds["band"].values) == ["B04", "B8A"]
     assert json.loads(ds.attrs["provenance"])["route"] == "stac"
+
+
+def test_load_scene_follows_the_earth_search_setting(catalogue, online, monkeypatch):
+    """A student's unchanged call reaches another Earth Search (a lab mirror, this replay)
+    through S2SLIDE_EARTH_SEARCH_URL: the two-second probe and the load both go there."""
+    from s2slide import data
+
+    _, cat = catalogue
+    monkeypatch.setenv("S2SLIDE_EARTH_SEARCH_URL", cat.url)
+    ds = data.load_scene("luding", source="live", bands=["B04"], quiet=True)
+    prov = json.loads(ds.attrs["provenance"])
+    assert prov["catalog"] == "Earth Search" and prov["catalog_url"] == cat.url
+    assert ds.attrs["post_date"] == "2022-11-20"
+
+
+def test_endpoint_settings_are_read_at_each_call(monkeypatch):
+    from s2slide import config
+    from s2slide.errors import InvalidInputError
+
+    names = {e.variable for e in config.ENDPOINT_SETTINGS if e.variable}
+    for name in names:  # a developer's shell may set them
+        monkeypatch.delenv(name, raising=False)
+    assert names == {"S2SLIDE_EARTH_SEARCH_URL", "S2SLIDE_PLANETARY_COMPUTER_URL",
+                     "S2SLIDE_PC_TOKEN_URL", "CDSE_ODATA_URL", "CDSE_TOKEN_URL",
+                     "CDSE_DOWNLOAD_URL"}
+    assert stac.get_catalog("earth-search").url == stac.EARTH_SEARCH_URL
+    monkeypatch.setenv("S2SLIDE_PLANETARY_COMPUTER_URL", "http://mirror.lab:8080/stac")
+    assert stac.get_catalog("planetary-computer").url == "http://mirror.lab:8080/stac"
+    assert config.ENDPOINTS["Planetary Computer STAC"] == "http://mirror.lab:8080/stac"
+    rows = {r["variable"]: r for r in config.endpoint_table()}
+    assert rows["S2SLIDE_PLANETARY_COMPUTER_URL"]["set by"] == "environment"
+    assert rows["S2SLIDE_EARTH_SEARCH_URL"]["set by"] == "default"
+    monkeypatch.setenv("S2SLIDE_EARTH_SEARCH_URL", "earth-search.lab")
+    with pytest.raises(InvalidInputError, match="S2SLIDE_EARTH_SEARCH_URL.*http"):
+        stac.get_catalog("earth-search")

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from s2slide import checks
 from s2slide.errors import (ConvergenceError, CRSMismatchError, InvalidInputError,
                             NoValidDataError, ShapeMismatchError)
 
@@ -27,11 +28,13 @@ from s2slide.errors import (ConvergenceError, CRSMismatchError, InvalidInputErro
 MOTIONS = {"translation": 2, "euclidean": 3, "affine": 6}
 #: Fewest valid pixels (on the finest level) with which :func:`ecc` will try.
 MIN_VALID_PIXELS = 400
+#: Smallest side (px) of the coarsest pyramid level: below it ECC fails (NaN) or diverges.
+MIN_LEVEL_PX = 16
 
 
 def _as_image(name: str, a: Any) -> np.ndarray:
     """A 2-D float32 copy of ``a`` (NaN = nodata); errors for other shapes or all-NaN."""
-    arr = np.asarray(a, dtype=np.float32)
+    arr = np.asarray(checks.array(name, a), dtype=np.float32)
     if arr.ndim != 2:
         raise InvalidInputError(f"{name} has shape {arr.shape}; ecc needs one 2-D band (y, x): "
                                 f"pick a band, e.g. ds['pre'].sel(band='B04').values.")
@@ -44,14 +47,16 @@ def _masks(ref: np.ndarray, mov: np.ndarray, mask: Any) -> tuple[np.ndarray, np.
     """uint8 validity masks (1 = use) of the reference and the moving image."""
     ref_ok, mov_ok = np.isfinite(ref), np.isfinite(mov)
     if mask is not None:
-        mask = np.asarray(mask, bool)
-        if mask.shape != ref.shape:
-            raise ShapeMismatchError(f"mask {mask.shape} must have the reference's shape {ref.shape}.")
-        ref_ok &= mask
+        ref_ok &= checks.mask("mask", mask, shape=ref.shape)
     n = int((ref_ok & mov_ok).sum())
     if n < MIN_VALID_PIXELS:
         raise NoValidDataError(f"only {n} pixels are valid in both images (ecc needs "
                                f"{MIN_VALID_PIXELS}); use a larger window or fewer masked pixels.")
+    for name, img, ok in (("reference", ref, ref_ok), ("moving", mov, mov_ok)):
+        values = img[ok]
+        if values.min() == values.max():
+            raise InvalidInputError(f"{name} is constant ({values[0]:g} on every valid pixel): ECC "
+                                    "needs texture to match; choose another band (e.g. band='B04').")
     return ref_ok.astype(np.uint8), mov_ok.astype(np.uint8)
 
 
@@ -81,7 +86,10 @@ def _pyramid(img: np.ndarray, ok: np.ndarray, levels: int) -> list[tuple[np.ndar
     return out[::-1]
 
 
-def _check_options(motion: str, pyramid: int, iterations: int) -> None:
+def _check_options(motion: str, pyramid: int, iterations: int, blur: int = 5) -> None:
+    if isinstance(blur, bool) or not isinstance(blur, (int, np.integer)) or blur < 1 or blur % 2 == 0:
+        raise InvalidInputError(f"blur={blur!r}: the Gaussian blur's size must be an odd number of "
+                                "pixels, e.g. 5 (1: no blur).")
     if motion not in MOTIONS:
         raise InvalidInputError(f"motion={motion!r}; use one of {', '.join(MOTIONS)}.")
     if not isinstance(pyramid, (int, np.integer)) or not 1 <= pyramid <= 6:
@@ -89,6 +97,17 @@ def _check_options(motion: str, pyramid: int, iterations: int) -> None:
                                 "halves the image and doubles the shift ECC can recover.")
     if not isinstance(iterations, (int, np.integer)) or iterations < 1:
         raise InvalidInputError(f"iterations={iterations!r}: use a positive integer, e.g. 200.")
+
+
+def _check_pyramid(pyramid: int, shape: tuple[int, int]) -> None:
+    """Refuse a pyramid whose coarsest level is smaller than :data:`MIN_LEVEL_PX`."""
+    coarse = min(shape) // 2 ** (pyramid - 1)
+    if pyramid > 1 and coarse < MIN_LEVEL_PX:
+        most = max(1, int(np.log2(min(shape) / MIN_LEVEL_PX)) + 1)
+        raise InvalidInputError(f"pyramid={pyramid} halves this {shape[0]} x {shape[1]} px image "
+                                f"to {coarse} px at its coarsest level, too small for ECC (at "
+                                f"least {MIN_LEVEL_PX} px): use pyramid={most} or fewer, or a "
+                                "larger window.")
 
 
 def ecc(reference: Any, moving: Any, *, motion: str = "affine", pyramid: int = 3,
@@ -134,7 +153,8 @@ def ecc(reference: Any, moving: Any, *, motion: str = "affine", pyramid: int = 3
     if ref.shape != mov.shape:
         raise ShapeMismatchError(f"reference {ref.shape} and moving {mov.shape} differ; resample "
                                  "both onto one grid first (rioxarray's reproject_match).")
-    _check_options(motion, pyramid, iterations)
+    _check_options(motion, pyramid, iterations, blur)
+    _check_pyramid(pyramid, ref.shape)
     ref_ok, mov_ok = _masks(ref, mov, mask)
     ref_f, mov_f = _filled(ref, ref_ok), _filled(mov, mov_ok)
     if gradient:
@@ -204,12 +224,12 @@ def warp_image(moving: Any, warp: Any, *, shape: tuple[int, int] | None = None,
     flags = {"nearest": cv2.INTER_NEAREST, "linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}
     if order not in flags:
         raise InvalidInputError(f"order={order!r}; use 'nearest', 'linear' or 'cubic'.")
-    img = np.asarray(moving, dtype=np.float32)
-    w = np.asarray(warp, dtype=np.float32)
+    img = np.asarray(checks.array("moving", moving), dtype=np.float32)
+    w = np.asarray(checks.array("warp", warp), dtype=np.float32)
     if img.ndim != 2 or w.shape != (2, 3):
         raise InvalidInputError(f"warp_image needs a 2-D band and a (2, 3) warp, not {img.shape} "
                                 f"and {w.shape}; use warp_stack for (band, y, x).")
-    ny, nx = shape or img.shape
+    ny, nx = img.shape if shape is None else checks.shape2d("shape", tuple(shape))
     return cv2.warpAffine(img, w, (nx, ny), flags=flags[order] | cv2.WARP_INVERSE_MAP,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=float("nan"))
 
@@ -217,7 +237,8 @@ def warp_image(moving: Any, warp: Any, *, shape: tuple[int, int] | None = None,
 def warp_stack(stack: Any, warp: Any, *, shape: tuple[int, int] | None = None,
                order: str = "linear") -> np.ndarray:
     """Apply one warp to every band of a (band, y, x) stack; float32 (band, y, x), NaN outside."""
-    arr = np.asarray(stack, dtype=np.float32)
+    checks.channels_first("stack", stack)
+    arr = np.asarray(checks.array("stack", stack), dtype=np.float32)
     if arr.ndim != 3:
         raise InvalidInputError(f"stack has shape {arr.shape}; use (band, y, x), e.g. ds['post'].values.")
     return np.stack([warp_image(b, warp, shape=shape, order=order) for b in arr])
@@ -250,6 +271,8 @@ def correlation(a: Any, b: Any, *, valid: Any = None) -> float:
 
 def check_same_grid(a: Any, b: Any) -> None:
     """Raise if two georeferenced rasters (xarray with ``.rio``) differ in CRS, transform or shape."""
+    for name, value in (("a", a), ("b", b)):
+        checks.xarray_object(name, value, kinds=("DataArray", "Dataset"), example="ds['pre']")
     if a.rio.crs != b.rio.crs:
         raise CRSMismatchError(f"CRS differ ({a.rio.crs} vs {b.rio.crs}); reproject one onto the "
                                "other first: b.rio.reproject_match(a).")
@@ -271,6 +294,10 @@ def align_scene(ds: Any, *, band: str = "B11", motion: str = "translation", grad
     also excludes pixels the warp brought in from outside the image. ``options`` go to
     :func:`ecc` (e.g. ``pyramid``, ``gradient``).
     """
+    checks.xarray_object("ds", ds, kinds=("Dataset",), example="data.load_scene('luding')")
+    for when in ("pre", "post"):
+        checks.bands(f"ds[{when!r}]", ds[when], [band],
+                     hint="; pass band= one of these (ECC aligns on one band), e.g. band='B04'")
     valid = ds["valid"].values if "valid" in ds else None
     _, warp = ecc(ds["pre"].sel(band=band).values, ds["post"].sel(band=band).values,
                   motion=motion, mask=valid, gradient=gradient, **options)

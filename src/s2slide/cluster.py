@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from s2slide import indices
-from s2slide.errors import InvalidInputError, MissingBandError, NoValidDataError, ShapeMismatchError
+from s2slide import checks, indices
+from s2slide.errors import InvalidInputError, NoValidDataError, ShapeMismatchError
 
 #: Methods accepted by :func:`fit_predict`.
 METHODS = ("kmeans", "gmm", "minibatch")
@@ -29,7 +29,8 @@ CHANGE_FEATURES = ("dndvi", "dbsi")
 
 
 def _check_features(features: Any, k: Any) -> np.ndarray:
-    x = np.asarray(features, dtype=np.float64)
+    x = np.asarray(checks.array("features", features), dtype=np.float64)
+    checks.integer("k", k)
     if x.ndim != 2:
         raise InvalidInputError(f"features has shape {x.shape}; use (pixels, features), e.g. "
                                 "cluster.to_pixels(stack, valid).")
@@ -75,6 +76,11 @@ def fit_predict(features: Any, *, method: str = "kmeans", k: int = 2, seed: int 
 
     if method not in METHODS:
         raise InvalidInputError(f"method={method!r}; use one of {', '.join(METHODS)}.")
+    clash = sorted({"n_clusters", "n_components", "random_state"} & set(kwargs))
+    if clash:
+        raise InvalidInputError(f"{', '.join(clash)} given as well as k and seed: give the number "
+                                "of clusters as k= and the random seed as seed= only.")
+    checks.integer("seed", seed, minimum=0)
     x = _check_features(features, k)
     if method == "kmeans":
         model = KMeans(n_clusters=k, random_state=seed, n_init=kwargs.pop("n_init", 10), **kwargs)
@@ -97,11 +103,10 @@ def index_features(ds: Any) -> np.ndarray:
     """
     out = []
     for when in ("pre", "post"):
-        names = list(ds[when]["band"].values)
-        missing = [b for b in ("B02", "B04", "B8A", "B11") if b not in names]
-        if missing:
-            raise MissingBandError(f"{when} lacks {missing}; load the scene with these bands "
-                                   "(data.load_scene(..., bands=['B02', 'B04', 'B8A', 'B11'])).")
+        checks.bands(f"ds[{when!r}]", ds[when], ("B02", "B04", "B8A", "B11"),
+                     hint="; load the scene with these bands (data.load_scene(..., bands=['B02', "
+                          "'B04', 'B8A', 'B11']))")
+        checks.reflectance(f"ds[{when!r}]", ds[when])
         b = {n: ds[when].sel(band=n).values for n in ("B02", "B04", "B8A", "B11")}
         out += [indices.ndvi(nir=b["B8A"], red=b["B04"]),
                 indices.bsi(swir=b["B11"], red=b["B04"], nir=b["B8A"], blue=b["B02"])]
@@ -130,15 +135,13 @@ def to_pixels(stack: Any, valid: Any = None, *, min_pixels: int = 10) -> tuple[n
     A pixel is kept where ``valid`` (default: everywhere) is true and every feature is finite.
     Raises :class:`NoValidDataError` when fewer than ``min_pixels`` remain.
     """
-    arr = np.asarray(stack, dtype=np.float32)
+    checks.channels_first("stack", stack, first="feature")
+    arr = np.asarray(checks.array("stack", stack), dtype=np.float32)
     if arr.ndim != 3:
         raise InvalidInputError(f"stack has shape {arr.shape}; use (feature, y, x).")
     keep = np.isfinite(arr).all(0)
     if valid is not None:
-        valid = np.asarray(valid, bool)
-        if valid.shape != keep.shape:
-            raise ShapeMismatchError(f"valid {valid.shape} does not match the stack's grid {keep.shape}.")
-        keep &= valid
+        keep &= checks.mask("valid", valid, shape=keep.shape)
     if keep.sum() < min_pixels:
         raise NoValidDataError(f"only {int(keep.sum())} valid pixels (need {min_pixels}); the "
                                "features may be all NaN or the window all cloud: check valid.")
@@ -188,7 +191,7 @@ def landslide_cluster(labels: Any, score: Any, *, valid: Any = None) -> int:
                                  "score map of the same pixels.")
     keep = (labels >= 0) & np.isfinite(score)
     if valid is not None:
-        keep &= np.asarray(valid, bool)
+        keep &= checks.mask("valid", valid, shape=keep.shape)
     ids = np.unique(labels[keep])
     if ids.size == 0:
         raise NoValidDataError("no labelled pixel with a finite score; check labels, score, valid.")

@@ -39,6 +39,11 @@ class CloudCoverError(NoValidDataError):
     """The window is (almost) entirely covered by cloud or cloud shadow."""
 
 
+class SettingError(S2SlideError, ValueError):
+    """An ``S2SLIDE_*`` environment variable holds a value that cannot be used (a folder that is a
+    file or cannot be created, a flag that is neither on nor off, a scheduler that is no address)."""
+
+
 class SceneNotFoundError(S2SlideError, LookupError):
     """No scene matches the requested name, dates or area."""
 

@@ -5,7 +5,8 @@ BSI = ((SWIR1 + Red) - (NIR + Blue)) / ((SWIR1 + Red) + (NIR + Blue)) (Rikimaru 
 Seed 000 uses B8A as NIR and B11 as SWIR, both at 20 m.
 
 Inputs are reflectance 0-1 (float, NumPy arrays or xarray DataArrays of one shape); the result
-has the same type and shape, float32 for NumPy input. A pixel where the denominator is 0 or an
+has the same type and shape, float32 for NumPy input. Integers and arrays in units of ``"DN"``
+are digital numbers and are refused (:func:`s2slide.checks.reflectance` says how to convert them). A pixel where the denominator is 0 or an
 input is NaN is NaN, never an infinity.
 
 Chapter 3 introduces these.
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from s2slide import checks
 from s2slide.errors import InvalidInputError, ShapeMismatchError
 
 #: Seed 000's threshold on dNDVI = NDVI(post) - NDVI(pre): below it a pixel is a new scar.
@@ -45,6 +47,8 @@ def normalized_difference(a: Any, b: Any) -> Any:
     a, b : array-like of one shape
         Reflectance 0-1 (float). NumPy arrays give a float32 array; DataArrays a DataArray.
     """
+    checks.reflectance("a", a, check_range=False)
+    checks.reflectance("b", b, check_range=False)
     _check(a, b, names=("a", "b"))
     if not isinstance(a, xr.DataArray):
         a = np.asarray(a, dtype=np.float32)
@@ -62,7 +66,10 @@ def ndvi(*, nir: Any, red: Any) -> Any:
     """Normalised Difference Vegetation Index, ``(NIR - Red) / (NIR + Red)``; -1 to 1.
 
     Dense vegetation is about 0.6-0.9, bare soil and rock about 0-0.2, water below 0.
+    Inputs must be float reflectance (about -0.1 to 1.5): digital numbers are refused.
     """
+    checks.reflectance("nir", nir)
+    checks.reflectance("red", red)
     return normalized_difference(nir, red)
 
 
@@ -70,7 +77,10 @@ def bsi(*, swir: Any, red: Any, nir: Any, blue: Any) -> Any:
     """Bare Soil Index, ``((SWIR + Red) - (NIR + Blue)) / ((SWIR + Red) + (NIR + Blue))``; -1 to 1.
 
     High on bare soil and fresh landslide scars, low on vegetation.
+    Inputs must be float reflectance (about -0.1 to 1.5): digital numbers are refused.
     """
+    for name, value in (("swir", swir), ("red", red), ("nir", nir), ("blue", blue)):
+        checks.reflectance(name, value)
     _check(swir, red, nir, blue, names=("swir", "red", "nir", "blue"))
     return normalized_difference(swir + red, nir + blue)
 
@@ -81,7 +91,7 @@ def dndvi_mask(pre_ndvi: Any, post_ndvi: Any, *, threshold: float = SEED000_THRE
     Returns a bool array (NaN pixels are False). ``threshold`` must lie in (-2, 0): a loss of
     vegetation is a negative change.
     """
-    if not -2.0 < float(threshold) < 0.0:
+    if not -2.0 < checks.number("threshold", threshold) < 0.0:
         raise InvalidInputError(f"threshold={threshold}: a vegetation loss is a negative dNDVI; "
                                 "use a value between -2 and 0, e.g. -0.2 as seed 000.")
     _check(pre_ndvi, post_ndvi, names=("pre_ndvi", "post_ndvi"))

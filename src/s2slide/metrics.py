@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from s2slide import checks
 from s2slide.errors import InvalidInputError, NoValidDataError, ShapeMismatchError
 
 
@@ -21,14 +22,7 @@ def _ratio(num: float, den: float) -> float:
 
 
 def _as_bool(name: str, a: Any) -> np.ndarray:
-    arr = np.asarray(a)
-    if arr.dtype.kind == "f" and np.isnan(arr).any():
-        raise InvalidInputError(f"{name} contains NaN; pass valid= to leave those pixels out.")
-    values = np.unique(arr)
-    if not np.isin(values, (0, 1)).all():
-        raise InvalidInputError(f"{name} must be a 0/1 or bool mask; it holds {values[:5]}. "
-                                "Threshold a probability map first (e.g. prob > 0.5).")
-    return arr.astype(bool)
+    return checks.mask(name, a)
 
 
 def scores(truth: Any, pred: Any, *, valid: Any = None) -> dict[str, Any]:
@@ -38,12 +32,12 @@ def scores(truth: Any, pred: Any, *, valid: Any = None) -> dict[str, Any]:
     class), ``miou`` (mean IoU of landslide and background), ``confusion`` as
     ``[[tn, fp], [fn, tp]]`` (rows truth no/yes, columns predicted no/yes, as seed 000), and ``n``.
     """
+    truth, pred = checks.array("truth", truth), checks.array("pred", pred)
     if np.shape(truth) != np.shape(pred):
         raise ShapeMismatchError(f"truth {np.shape(truth)} and pred {np.shape(pred)} differ; "
                                  "both must be maps of the same grid.")
-    keep = np.ones(np.shape(truth), bool) if valid is None else np.asarray(valid, bool)
-    if keep.shape != np.shape(truth):
-        raise ShapeMismatchError(f"valid {keep.shape} does not match the maps {np.shape(truth)}.")
+    keep = (np.ones(np.shape(truth), bool) if valid is None
+            else checks.mask("valid", valid, shape=np.shape(truth)))
     if not keep.any():
         raise NoValidDataError("no valid pixel to score; check the valid mask (clouds, nodata).")
     t = _as_bool("truth", np.asarray(truth)[keep])

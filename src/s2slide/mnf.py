@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
+from s2slide import checks
 from s2slide.errors import InvalidInputError, NoValidDataError
 
 #: Pixel offsets (rows, columns) of the neighbour used for the noise estimate.
@@ -83,7 +84,8 @@ class MNF:
 
 
 def _as_cube(image) -> np.ndarray:
-    cube = np.asarray(image, dtype=np.float64)
+    checks.channels_first("image", image)
+    cube = np.asarray(checks.array("image", image), dtype=np.float64)
     if cube.ndim != 3 or cube.shape[0] < 2:
         raise InvalidInputError(f"expected an image with dims (band, y, x) and >= 2 bands, got "
                                 f"shape {cube.shape}; for an xarray Dataset pass ds['post'].")
@@ -100,10 +102,7 @@ def _usable(cube: np.ndarray, valid) -> np.ndarray:
     """Boolean (y, x): pixels finite in every band and inside ``valid``."""
     ok = np.isfinite(cube).all(axis=0)
     if valid is not None:
-        valid = np.asarray(valid, dtype=bool)
-        if valid.shape != ok.shape:
-            raise InvalidInputError(f"valid has shape {valid.shape}, the image {ok.shape} (y, x).")
-        ok &= valid
+        ok &= checks.mask("valid", valid, shape=ok.shape)
     return ok
 
 
@@ -191,6 +190,7 @@ def components(image, *, n: int = 3, valid=None, direction: str = "lowerright"):
     (1 + SNR) and variance fractions of the kept components are in ``attrs``. Use
     :func:`fit` for the whole transform.
     """
+    checks.xarray_object("image", image, example="ds['post'], dims (band, y, x)")
     model = fit(image.values, valid=valid, direction=direction)
     n = _check_n(n, model.mean.size)
     out = image.isel(band=slice(0, n)).copy(data=model.transform(image.values, n=n))

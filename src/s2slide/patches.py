@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from s2slide import checks
 from s2slide.errors import InvalidInputError, NoValidDataError, ShapeMismatchError
 
 PAD_MODES = ("reflect", "edge", "constant")
@@ -31,7 +32,8 @@ def _check_size(size: int) -> int:
 
 
 def _check_stack(stack, *, size: int) -> np.ndarray:
-    cube = np.asarray(stack)
+    checks.channels_first("stack", stack, first="feature")
+    cube = checks.array("stack", stack)
     if cube.ndim != 3:
         raise InvalidInputError(f"expected a stack with dims (feature, y, x), got shape "
                                 f"{cube.shape}; stack 2-D layers with numpy.stack(..., axis=0).")
@@ -71,12 +73,13 @@ def standardize(stack, *, valid=None, mean=None,
     NoValidDataError
         Fewer than two usable pixels, or a layer that is constant on them.
     """
-    cube = np.asarray(stack, dtype=np.float64)
+    checks.channels_first("stack", stack, first="feature")
+    cube = np.asarray(checks.array("stack", stack), dtype=np.float64)
     if cube.ndim != 3:
         raise InvalidInputError(f"expected dims (feature, y, x), got shape {cube.shape}.")
     ok = np.isfinite(cube).all(axis=0)
     if valid is not None:
-        ok &= np.asarray(valid, dtype=bool)
+        ok &= checks.mask("valid", valid, shape=ok.shape)
     if (mean is None) != (std is None):
         raise InvalidInputError("give both mean and std (to apply them) or neither (to compute "
                                 "them from the valid pixels).")
@@ -142,7 +145,7 @@ def centres(valid, *, min_pixels: int = 1) -> tuple[np.ndarray, np.ndarray]:
     NoValidDataError
         Fewer than ``min_pixels`` valid pixels.
     """
-    mask = np.asarray(valid, dtype=bool)
+    mask = checks.mask("valid", valid)
     if mask.ndim != 2:
         raise InvalidInputError(f"valid must be a 2-D (y, x) mask, got shape {mask.shape}.")
     rows, cols = np.nonzero(mask)
@@ -168,7 +171,7 @@ def extract(stack, *, valid=None, size: int = 7, mode: str = "reflect",
     ndarray float32, dims (n, size, size, feature)
     """
     view = patch_view(stack, size=size, mode=mode)
-    mask = np.ones(view.shape[:2], bool) if valid is None else np.asarray(valid, bool)
+    mask = np.ones(view.shape[:2], bool) if valid is None else checks.mask("valid", valid)
     if mask.shape != view.shape[:2]:
         raise ShapeMismatchError(f"valid {mask.shape} and stack {view.shape[:2]} (y, x) differ.")
     rows, cols = centres(mask, min_pixels=min_pixels)

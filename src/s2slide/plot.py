@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import ListedColormap
 
+from s2slide import checks
 from s2slide.errors import InvalidInputError
 
 
@@ -88,10 +89,11 @@ def difference(a: Any, b: Any, *, ds: Any = None, ax: Any = None, title: str = "
 
 def overlay(ds: Any, mask: Any, *, ax: Any = None, title: str = "", colour: str = "red",
             alpha: float = 0.55, image: Any = None) -> Any:
-    """A bool map drawn in ``colour`` over the post-event true-colour image."""
+    """A bool map (y, x) of ``ds``'s grid drawn in ``colour`` over the post-event true-colour image."""
+    grid = (ds.sizes["y"], ds.sizes["x"])
+    m = checks.mask("mask", mask, shape=grid).astype(float)
     fig = true_colour(ds, "post", ax=ax, title=title, image=image)
     ax = fig.axes[-1] if ax is None else ax
-    m = np.asarray(mask, dtype=float)
     m[m == 0] = np.nan
     ax.imshow(m, cmap=ListedColormap([colour]), alpha=alpha, extent=extent(ds)[0],
               interpolation="nearest")

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from s2slide import indices
-from s2slide.errors import InvalidInputError, NetworkUnavailableError
+from s2slide import checks, indices
+from s2slide.errors import InvalidInputError, NetworkUnavailableError, SettingError
 
 TILE_PX = 10_980  #: pixels on a side of a Sentinel-2 tile at 10 m
 CHUNK_PX = 1_220  #: default chunk side: 10,980 / 9, a multiple of 4 (U-Net pooling stays aligned)
@@ -34,7 +34,9 @@ ADDRESS_ENV = "S2SLIDE_DASK_SCHEDULER"  #: environment variable naming a remote 
 
 
 def _check_size(size: Any, chunk: int) -> tuple[int, int]:
-    ny, nx = (size, size) if np.isscalar(size) else tuple(size)
+    pair = size if isinstance(size, (tuple, list)) and len(size) == 2 else (size, size)
+    ny, nx = (checks.integer("size", v, hint=f": pixels per side, up to {TILE_PX}") for v in pair)
+    checks.integer("chunk", chunk)
     if not (0 < int(ny) <= TILE_PX and 0 < int(nx) <= TILE_PX):
         raise InvalidInputError(f"size={size}: give 1 to {TILE_PX} pixels per side (a full "
                                 f"Sentinel-2 tile is {TILE_PX} x {TILE_PX}).")
@@ -253,7 +255,12 @@ def _unet_for(channels: int, arch: dict, weights: list[np.ndarray]) -> Any:
         config = build_unet(channels, size=2 ** arch["depth"], seed=None, **arch).get_config()
         config["layers"][0]["config"]["batch_shape"] = (None, None, None, channels)
         model = keras.Model.from_config(config)
-        model.set_weights(weights)
+        try:
+            model.set_weights(weights)
+        except ValueError as err:  # weights of another depth, width or number of channels
+            raise InvalidInputError(f"the weights do not fit a U-Net of {channels} channels and "
+                                    f"arch={arch} ({str(err)[:120]}): pass the arch and features "
+                                    "they were trained with (scale.train_unet's).") from err
         _MODELS[key] = model
     return _MODELS[key]
 
@@ -381,7 +388,7 @@ def start_client(address: str | None = None, *, n_workers: int = 1, threads_per_
     """
     from distributed import Client, LocalCluster
 
-    address = address or os.environ.get(ADDRESS_ENV)
+    address = _check_address(address)
     if address:
         try:
             return Client(address, timeout=timeout)
@@ -393,6 +400,23 @@ def start_client(address: str | None = None, *, n_workers: int = 1, threads_per_
     cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
                            memory_limit=memory_limit, dashboard_address=":0", processes=True)
     return Client(cluster)
+
+
+_ADDRESS = r"(?:(?:tcp|tls|ucx|ws|wss)://)?(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:]+\]):\d{1,5}"
+
+
+def _check_address(address: Any) -> str | None:
+    """``address`` (else ``$S2SLIDE_DASK_SCHEDULER``, else None) if it reads ``[scheme://]host:port``."""
+    import re
+
+    given = address or os.environ.get(ADDRESS_ENV) or None
+    if given is None or (isinstance(given, str) and re.fullmatch(_ADDRESS, given.strip())):
+        return given.strip() if given else None
+    where, error = ((f"address={given!r}", InvalidInputError) if address
+                    else (f"{ADDRESS_ENV}={given!r}", SettingError))
+    raise error(f"{where} is not a Dask scheduler address: give 'tcp://HOST:PORT' (e.g. "
+                f"'tcp://10.0.0.5:8786'), or leave it out (unset {ADDRESS_ENV}) to start a local "
+                "cluster.")
 
 
 def density_map(mask: xr.DataArray, *, factor: int = 61) -> xr.DataArray:

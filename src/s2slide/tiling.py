@@ -12,6 +12,7 @@ from typing import Callable
 
 import numpy as np
 
+from s2slide import checks
 from s2slide.errors import InvalidInputError, ShapeMismatchError
 
 #: Seed 001's figure 6: matches blue, missed landslides green, false alarms orange.
@@ -70,7 +71,8 @@ def predict_tiled(image: np.ndarray, predict: Callable[[np.ndarray], np.ndarray]
     ndarray
         float32, (y, x): the blended prediction (e.g. landslide probability 0-1).
     """
-    image = np.asarray(image)
+    checks.channels_last("image", image)
+    image = checks.array("image", image)
     if image.ndim != 3:
         raise InvalidInputError(f"image has shape {image.shape}: give (y, x, channels)")
     ys = tile_starts(image.shape[0], tile=tile, overlap=overlap)
@@ -90,7 +92,7 @@ def predict_tiled(image: np.ndarray, predict: Callable[[np.ndarray], np.ndarray]
 
 
 def _check_pair(truth: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    truth, pred = np.asarray(truth).astype(bool), np.asarray(pred).astype(bool)
+    truth, pred = checks.mask("truth", truth), checks.mask("pred", pred)
     if truth.shape != pred.shape or truth.ndim != 2:
         raise ShapeMismatchError(f"truth {truth.shape} and prediction {pred.shape} must be two "
                                  "(y, x) masks on the same grid")
@@ -120,7 +122,7 @@ def landslide_hits(truth: np.ndarray, pred: np.ndarray, *,
 
     truth, pred = _check_pair(truth, pred)
     if valid is not None:
-        pred = pred & np.asarray(valid, bool)
+        pred = pred & checks.mask("valid", valid, shape=truth.shape)
     t_lab, n_t = ndimage.label(truth, structure=np.ones((3, 3), bool))
     sizes = np.bincount(t_lab.ravel(), minlength=n_t + 1)[1:]
     hits = np.bincount(t_lab.ravel(), weights=pred.ravel(), minlength=n_t + 1)[1:]
@@ -151,9 +153,14 @@ def object_counts(truth: np.ndarray, pred: np.ndarray, *, min_overlap: float = 0
     """
     from scipy import ndimage
 
+    min_overlap = checks.number("min_overlap", min_overlap, minimum=0.0,
+                                hint=", a share of a landslide's pixels (0-1)")
+    if min_overlap >= 1:
+        raise InvalidInputError(f"min_overlap={min_overlap}: a share of a landslide's pixels, 0 "
+                                "(any pixel) up to but not including 1, e.g. 0.5.")
     truth, pred = _check_pair(truth, pred)
     if valid is not None:
-        pred = pred & np.asarray(valid, bool)
+        pred = pred & checks.mask("valid", valid, shape=truth.shape)
     sizes, share = landslide_hits(truth, pred)
     n_t = sizes.size
     found = int(np.count_nonzero(share > min_overlap))

@@ -68,3 +68,13 @@ def by_common_name(name: str) -> str:
     from s2slide.errors import MissingBandError
 
     raise MissingBandError(f"unknown Sentinel-2 band {name!r}; use one of {', '.join(BANDS)}")
+
+
+#: Every scene classification (SCL) class of an L2A product (ESA Sentinel-2 L2A product
+#: specification; FACTS.md), for legends and tables. Which of them count as not clear is
+#: :data:`SCL_INVALID`.
+SCL_CLASSES: dict[int, str] = {0: "no data", 1: "saturated or defective",
+                               2: "dark area or cast shadow", 3: "cloud shadow", 4: "vegetation",
+                               5: "not vegetated", 6: "water", 7: "unclassified",
+                               8: "cloud medium probability", 9: "cloud high probability",
+                               10: "thin cirrus", 11: "snow or ice"}

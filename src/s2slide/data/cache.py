@@ -1,12 +1,17 @@
-"""The disk cache of :func:`s2slide.data.load_scene`: one float32 GeoTIFF per scene, a JSON sidecar
-(attributes, provenance) and a SHA-256 sidecar, under ``<S2SLIDE_CACHE>/scenes``."""
+"""The disk cache of :func:`s2slide.data.load_scene`: one float32 GeoTIFF per scene and a JSON
+sidecar (layers, grid, attributes, provenance and the GeoTIFF's SHA-256), under
+``<S2SLIDE_CACHE>/scenes``, each written whole or not at all (:mod:`s2slide.files`).
+
+An entry whose GeoTIFF or sidecar was altered, cut short or does not fit the other is removed
+with a warning and the scene is loaded again; a cache folder others can only read (a class
+cache prepared by an instructor) is read, and new scenes are then not cached."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import os
-import tempfile
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Callable
@@ -15,9 +20,12 @@ import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
-from s2slide import config
+from s2slide import config, files
 from s2slide.data import registry
 from s2slide.errors import ChecksumError
+
+#: A cached GeoTIFF without its sidecar for this long (seconds) was left by a crash.
+ORPHAN_AFTER_S = 600.0
 
 
 def source_hash(path: str) -> str:
@@ -30,9 +38,9 @@ def cache_key(tier: str, name: str, params: dict) -> str:
     return f"{name}-{tier}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
-def _cache_paths(key: str) -> tuple[Path, Path, Path]:
+def _cache_paths(key: str) -> tuple[Path, Path]:
     folder = config.cache_dir() / "scenes"
-    return folder / f"{key}.tif", folder / f"{key}.json", folder / f"{key}.tif.sha256"
+    return folder / f"{key}.tif", folder / f"{key}.json"
 
 
 def cached_or_make(key: str, refresh: bool,
@@ -67,27 +75,41 @@ def _layers(ds: xr.Dataset) -> list[tuple[str, str | None, str]]:
 
 
 def _write_cache(ds: xr.Dataset, key: str) -> None:
-    """Write ``ds`` as one float32 GeoTIFF (+ JSON sidecar, + SHA-256 sidecar), atomically."""
+    """Write ``ds`` as one float32 GeoTIFF and a JSON sidecar holding its SHA-256, each atomically.
+
+    The sidecar is written last: an entry is complete when it exists and its checksum matches.
+    A crash in between leaves a GeoTIFF without sidecar, which is replaced by the next write of
+    the same key, or removed by any write after :data:`ORPHAN_AFTER_S`.
+    """
     import rasterio
 
-    tif, meta, digest = _cache_paths(key)
+    tif, meta = _cache_paths(key)
     tif.parent.mkdir(parents=True, exist_ok=True)
+    _clean_orphans(tif.parent)
     layers = _layers(ds)
     profile = dict(driver="GTiff", width=ds.sizes["x"], height=ds.sizes["y"], count=len(layers),
                    dtype="float32", crs=ds.rio.crs, transform=ds.rio.transform(), nodata=None)
-    fd, tmp = tempfile.mkstemp(dir=tif.parent, suffix=".tif")
-    os.close(fd)
-    with rasterio.open(tmp, "w", **profile) as dst:
-        for i, (var, band, _) in enumerate(layers, start=1):
-            arr = ds[var].sel(band=band) if band is not None else ds[var]
-            dst.write(arr.values.astype(np.float32), i)
-            dst.set_band_description(i, var if band is None else f"{var}:{band}")
+    with files.atomic(tif) as tmp:
+        with rasterio.open(tmp, "w", **profile) as dst:
+            for i, (var, band, _) in enumerate(layers, start=1):
+                arr = ds[var].sel(band=band) if band is not None else ds[var]
+                dst.write(arr.values.astype(np.float32), i)
+                dst.set_band_description(i, var if band is None else f"{var}:{band}")
+        digest = registry.sha256(tmp)
     sidecar = {"layers": layers, "attrs": ds.attrs, "x": ds["x"].values.tolist(),
-               "y": ds["y"].values.tolist(),
+               "y": ds["y"].values.tolist(), "sha256": digest,
                "var_attrs": {str(k): v.attrs for k, v in ds.data_vars.items()}}
-    meta.write_text(json.dumps(sidecar, default=_json_default))
-    digest.write_text(registry.sha256(Path(tmp)) + "\n")
-    os.replace(tmp, tif)
+    files.write_text(meta, json.dumps(sidecar, default=_json_default))
+
+
+def _clean_orphans(folder: Path) -> None:
+    """Remove GeoTIFFs whose sidecar was never written (a crash), and sidecars of older versions."""
+    now = time.time()
+    for path in [*folder.glob("*.tif"), *folder.glob("*.tif.sha256")]:
+        with contextlib.suppress(OSError):
+            if path.suffix == ".sha256" or (not path.with_suffix(".json").exists()
+                                            and now - path.stat().st_mtime > ORPHAN_AFTER_S):
+                path.unlink()
 
 
 def _json_default(value: Any) -> Any:
@@ -97,19 +119,47 @@ def _json_default(value: Any) -> Any:
 
 
 def _read_cache(key: str) -> xr.Dataset | None:
-    """The cached scene, None when absent; ChecksumError when the GeoTIFF was altered."""
+    """The cached scene, None when absent; ChecksumError (the entry is removed) when the GeoTIFF
+    or its sidecar was altered, cut short or written by something else."""
     import rasterio
 
-    tif, meta, digest = _cache_paths(key)
-    if not (tif.is_file() and meta.is_file() and digest.is_file()):
+    tif, meta = _cache_paths(key)
+    if not meta.is_file():
         return None
-    if registry.sha256(tif) != digest.read_text().strip():
-        tif.unlink()
-        raise ChecksumError(f"cached scene {tif} does not match its SHA-256 sidecar")
-    side = json.loads(meta.read_text())
+    try:
+        side = json.loads(meta.read_text())
+    except (ValueError, UnicodeDecodeError):
+        side = None
+    if not (tif.is_file() and isinstance(side, dict) and registry.sha256(tif) == side.get("sha256")):
+        _drop(tif, meta)
+        raise ChecksumError(f"cached scene {tif.name} does not match the SHA-256 of its sidecar "
+                            f"{meta.name} (one of them was altered or cut short)")
     with rasterio.open(tif) as src:
         stack, crs, transform = src.read(), src.crs, src.transform
-    return _from_layers(stack, side, crs, transform)
+    try:
+        if not _sidecar_fits(side, stack.shape):
+            raise ValueError("its layers or grid differ from the GeoTIFF's")
+        return _from_layers(stack, side, crs, transform)
+    except (TypeError, ValueError, KeyError) as err:
+        _drop(tif, meta)
+        raise ChecksumError(f"the sidecar {meta.name} does not describe {tif.name} (its SHA-256 "
+                            f"matches, but {err})") from err
+
+
+def _sidecar_fits(side: dict, shape: tuple[int, int, int]) -> bool:
+    """Whether a sidecar names one layer per band of a (count, height, width) GeoTIFF, and its grid."""
+    layers, x, y = side.get("layers"), side.get("x"), side.get("y")
+    return (isinstance(layers, list) and len(layers) == shape[0] >= 1
+            and all(isinstance(lay, list) and len(lay) == 3 for lay in layers)
+            and isinstance(x, list) and len(x) == shape[2] and isinstance(y, list)
+            and len(y) == shape[1] and isinstance(side.get("attrs"), dict)
+            and isinstance(side.get("var_attrs"), dict))
+
+
+def _drop(*paths: Path) -> None:
+    for path in paths:  # a read-only class cache keeps them; the scene is loaded again anyway
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def _from_layers(stack: np.ndarray, side: dict, crs, transform) -> xr.Dataset:

@@ -12,6 +12,7 @@ import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
+from s2slide import checks
 from s2slide.data import harmonize, registry
 from s2slide.errors import InvalidInputError, SceneNotFoundError
 
@@ -217,6 +218,8 @@ def points_in(ds: xr.Dataset, points=None):
     """
     from rasterio.transform import rowcol
 
+    checks.xarray_object("ds", ds, kinds=("Dataset", "DataArray"), georeferenced=True,
+                         example="data.load_kaikoura(69)")
     points = load_kaikoura_points() if points is None else points
     pts = points.to_crs(ds.rio.crs)
     left, bottom, right, top = ds.rio.bounds()
@@ -293,6 +296,8 @@ def rasterize_inventory(gdf, *, like: xr.Dataset, all_touched: bool = False) -> 
     """
     from rasterio import features
 
+    checks.xarray_object("like", like, kinds=("Dataset", "DataArray"),
+                         example="the scene whose grid to burn onto, ds")
     if gdf.crs is None:
         raise InvalidInputError("the polygons have no CRS; set one with gdf.set_crs(...)")
     if like.rio.crs is None:

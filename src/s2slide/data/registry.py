@@ -6,11 +6,18 @@ The files themselves are never copied into the course repository. :func:`fetch` 
    the book build and the tests point it at ``../shared/data``), checking its SHA-256 there too;
 2. else in the download cache ``<S2SLIDE_CACHE>/mirror`` (checked, re-downloaded if it does not
    match);
-3. else downloads it with :mod:`pooch` from its public address (a GitHub raw URL pinned to a
-   commit, so the bytes never change) and checks it.
+3. else downloads it from its public address (a GitHub raw URL pinned to a commit, so the bytes
+   never change) into the cache: to a temporary name in the same folder
+   (``<name>.s2slide-part-<pid>``), checked, then renamed (:func:`s2slide.data.net.download`).
+   A temporary left by a killed process is removed by the next fetch. The download has an
+   overall deadline (``timeout + size / 100 kB/s``), not only a per-read timeout.
 
 Offline (``S2SLIDE_OFFLINE`` or ``CI``) step 3 raises :class:`~s2slide.errors.NetworkUnavailableError`
 saying how to point ``S2SLIDE_MIRROR`` at a copy.
+
+The cache folder keeps pooch's layout (:func:`create_pooch` describes the same registry for
+those who use pooch), but the download itself is done here: pooch's downloader has only a
+per-read timeout and leaves its ``tmpXXXX`` file behind when the process is killed.
 
 Every file keeps its source's licence and attribution: :data:`SOURCES`, :func:`info`.
 Introduced in chapter 1; the data page of the book lists every entry.
@@ -24,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from s2slide import config
+from s2slide import checks, config
 from s2slide.errors import (ChecksumError, DownloadError, InvalidInputError,
                             NetworkUnavailableError)
 
@@ -426,7 +433,7 @@ def _cached(relpath: str) -> Path | None:
         return None
 
 
-def fetch(relpath: str, *, progressbar: bool = True) -> Path:
+def fetch(relpath: str, *, progressbar: bool = True, timeout: float = 60.0) -> Path:
     """Path of a verified local copy of a registered sample file (mirror, cache or download).
 
     Parameters
@@ -435,16 +442,21 @@ def fetch(relpath: str, *, progressbar: bool = True) -> Path:
         Path relative to the mirror root, e.g. ``"kaikoura-2016/diff_landslide_69.tif"``.
     progressbar : bool
         Show a download progress bar (tqdm) when the file must be downloaded.
+    timeout : float
+        Seconds allowed to connect and start; the whole download may take
+        ``timeout + size / 100 kB/s`` seconds (:func:`s2slide.data.net.download`).
 
     Raises
     ------
     ChecksumError
         The copy in ``S2SLIDE_MIRROR`` or the download does not match the registered SHA-256.
     NetworkUnavailableError
-        The file is in neither the mirror nor the cache and the course is offline.
+        The file is in neither the mirror nor the cache and the course is offline, or the
+        server does not answer (or sends too slowly) within the deadline.
     DownloadError
-        The download failed.
+        The download failed otherwise.
     """
+    checks.text("relpath", relpath, example="'kaikoura-2016/diff_landslide_69.tif'")
     found = _from_mirror(relpath) or _cached(relpath)
     if found is not None:
         return found
@@ -454,11 +466,19 @@ def fetch(relpath: str, *, progressbar: bool = True) -> Path:
             "and S2SLIDE_OFFLINE/CI forbids downloading it: set S2SLIDE_MIRROR to a folder holding "
             "the course's sample files (e.g. ../shared/data), or unset S2SLIDE_OFFLINE to download "
             f"it from {url(relpath)}")
+    from s2slide.data import net
+
+    entry = _entry(relpath)
     try:
-        return Path(create_pooch().fetch(relpath, progressbar=progressbar))
-    except ValueError as err:  # pooch: hash mismatch of the download
-        raise ChecksumError(f"download of {relpath!r} from {url(relpath)} is corrupted: {err}") from err
-    except Exception as err:  # requests' errors: connection, HTTP status
+        return net.download(url(relpath), config.cache_dir() / "mirror" / relpath,
+                            what=f"the sample file {relpath!r}", timeout=timeout,
+                            size=entry.size, sha256=entry.sha256, progress=progressbar,
+                            attempts=2,
+                            hint="check the network and run again, or set S2SLIDE_MIRROR to a "
+                                 "folder holding the course's sample files")
+    except (ChecksumError, DownloadError, NetworkUnavailableError):
+        raise
+    except OSError as err:  # a full or read-only disk
         raise DownloadError(
-            f"could not download {relpath!r} from {url(relpath)} ({type(err).__name__}: {err}); "
-            "check the network, or set S2SLIDE_MIRROR to a local copy of the sample files") from err
+            f"could not save {relpath!r} into {config.cache_dir() / 'mirror'} ({err}); free some "
+            "space or set S2SLIDE_CACHE to a writable folder") from err

@@ -10,7 +10,7 @@ import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor on every Dataset returned here)
 import xarray as xr
 
-from s2slide import config
+from s2slide import checks, config
 from s2slide.data.cache import cache_key, cached_or_make, source_hash
 from s2slide.errors import InvalidInputError, MissingBandError, NetworkUnavailableError, SceneNotFoundError
 
@@ -141,7 +141,11 @@ def load_scene(name: str, source: str = "auto", *, seed: int = 0, refresh: bool 
         A band of ``bands`` is not in the scene.
     """
     name = _check_request(name, source)
+    seed = checks.integer("seed", seed, minimum=0)
+    bands = None if bands is None else _check_bands(bands)
     tier, why = _choose(name, source, route, options.get("catalog"))
+    if tier != "live":
+        options, why = _set_aside_live_options(options, why)
     start = time.perf_counter()
     if tier == "live" and bands is not None:  # read only the bands asked for
         options = {**options, "bands": [bands] if isinstance(bands, str) else list(bands)}
@@ -154,6 +158,29 @@ def load_scene(name: str, source: str = "auto", *, seed: int = 0, refresh: bool 
         print(f"load_scene({name!r}): {tier} ({why}); {how} in "
               f"{time.perf_counter() - start:.1f} s: {ds.attrs.get('label', '')}")
     return ds
+
+
+def _check_bands(bands: Any) -> list[str]:
+    """``bands`` as a non-empty list of band names (one name may be given as a string)."""
+    wanted = [bands] if isinstance(bands, str) else bands
+    if not isinstance(wanted, (list, tuple)) or not wanted or not all(isinstance(b, str)
+                                                                      for b in wanted):
+        raise InvalidInputError(f"bands={bands!r}: name at least one band, e.g. bands=['B04', "
+                                "'B8A'], or leave bands out to keep them all.")
+    return list(wanted)
+
+
+def _set_aside_live_options(options: dict, why: str) -> tuple[dict, str]:
+    """Drop the options only the live tier takes (``catalog=``...) when another tier is used,
+    and say so: ``load_scene('luding', catalog='planetary-computer')`` is documented and must
+    still run offline."""
+    from s2slide.data import live
+
+    live_only = sorted(set(options) & live.option_names())
+    if not live_only:
+        return options, why
+    kept = {k: v for k, v in options.items() if k not in live_only}
+    return kept, f"{why}; {', '.join(live_only)} set aside (live data only)"
 
 
 def _select_bands(ds: xr.Dataset, bands: Sequence[str]) -> xr.Dataset:
@@ -247,7 +274,14 @@ def rgb(ds: xr.Dataset, when: str = "post", *, bands: Sequence[str] = ("B04", "B
     """
     if when not in ("pre", "post"):
         raise InvalidInputError(f"when={when!r}: use 'pre' or 'post'")
-    stack = _select_bands(ds, list(bands))
+    if not isinstance(percentiles, (tuple, list)) or len(percentiles) != 2:
+        raise InvalidInputError(f"percentiles={percentiles!r}: give (low, high), e.g. (2, 98).")
+    low, high = (checks.number("percentiles", p, minimum=0, maximum=100) for p in percentiles)
+    if not low < high:
+        raise InvalidInputError(f"percentiles={tuple(percentiles)}: the low percentile must come "
+                                "first and be smaller, e.g. (2, 98); the other way round turns "
+                                "the image into black and white.")
+    stack = _select_bands(ds, _check_bands(bands))
     both = np.concatenate([stack["pre"].values.ravel(), stack["post"].values.ravel()])
     lo, hi = np.nanpercentile(both, percentiles)
     img = (stack[when].values - lo) / max(hi - lo, 1e-6)

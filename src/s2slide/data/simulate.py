@@ -51,6 +51,7 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage, stats
 
+from s2slide import checks
 from s2slide.data import harmonize
 from s2slide.data.bands import L4S_CHANNELS, L4S_MEAN, L4S_STD, QUANTIFICATION_VALUE, S2_L2A_BANDS
 from s2slide.errors import InvalidInputError, SceneNotFoundError
@@ -706,6 +707,10 @@ def scene_dn(name: str = "luding", *, seed: int = 0, shape: tuple[int, int] | No
     preset = _preset(name)
     spec = get_scene(preset.name)
     ny, nx = _check_shape(shape, spec.shape)
+    seed = checks.integer("seed", seed, minimum=0)
+    # peak memory measured at about 350 bytes per pixel (1,000 and 2,000 px a side): check first
+    checks.memory(f"simulate.scene(shape=({ny}, {nx}))", 400.0 * (ny + 2 * _PAD) * (nx + 2 * _PAD),
+                  hint="ask for a smaller shape (the presets are a few hundred pixels a side)")
     clouds = _check_fraction(clouds, "clouds")
     dx, dy = _check_shift(misregistration)
     rng = _streams(seed, preset)

@@ -189,5 +189,11 @@ def load_cae(path: str | Path, depth: int, *, patch: int = 7, learning_rate: flo
         raise FileNotFoundError(f"no weights at {path}: train a model and save_weights() first.")
     model = build_cae(depth, patch=patch, learning_rate=learning_rate, seed=None)
     model.optimizer.build(model.trainable_variables)  # the file holds Adam's state too
-    model.load_weights(path)
+    try:
+        model.load_weights(path)
+    except (OSError, ValueError, KeyError) as err:  # cut short, not HDF5, another depth or patch
+        raise InvalidInputError(f"{path} does not hold the weights of a CAE of depth={depth} for "
+                                f"{patch} x {patch} patches ({type(err).__name__}): load it with the "
+                                "depth and patch it was saved with, or train and save_weights() "
+                                "again.") from err
     return model

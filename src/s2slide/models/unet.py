@@ -17,6 +17,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from s2slide import checks
 from s2slide.errors import InvalidInputError, TrainingError
 
 #: Dropout after the first convolution of each level, top to bottom (seed 001's U-Net).
@@ -116,7 +117,7 @@ def weighted_bce(pos_weight: float):
     ``BinaryCrossentropy`` has no positive-class weight (TensorFlow's
     ``weighted_cross_entropy_with_logits`` wants logits, and the seed's model ends in a sigmoid).
     """
-    if not math.isfinite(pos_weight) or pos_weight <= 0:
+    if checks.number("pos_weight", pos_weight) <= 0:
         raise InvalidInputError(f"pos_weight={pos_weight!r}: give a positive number, e.g. "
                                 "sqrt(background pixels / landslide pixels)")
     from keras import ops
@@ -240,6 +241,12 @@ def train_unet(model, train, val, *, epochs: int, checkpoint: str | Path,
     if train.cardinality() == 0 or val.cardinality() == 0:
         raise TrainingError("the training or validation set is empty: give at least 2 patches "
                             "(80/20 split) and a batch size no larger than the set")
+    size, takes = tuple(train.element_spec[0].shape[1:3]), tuple(model.input_shape[1:3])
+    if None not in size + takes and size != takes:
+        raise InvalidInputError(f"the patches are {size[0]} x {size[1]} px and this U-Net takes "
+                                f"{takes[0]} x {takes[1]}: cut patches of its size (a whole scene "
+                                "is predicted tile by tile with tiling.predict_tiled), or build the "
+                                f"U-Net with size={size[0]} if that is a multiple of 2 ** (depth - 1).")
     path = Path(checkpoint)
     if not path.name.endswith(".weights.h5"):
         raise InvalidInputError(f"checkpoint={str(path)!r}: name a weights file ending in "

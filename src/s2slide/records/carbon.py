@@ -17,6 +17,7 @@ import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from s2slide import checks
 from s2slide.errors import InvalidInputError, S2SlideError
 
 DEFAULT_COUNTRY = "GBR"  # seed 000 compares with the UK's 2022 conversion factors
@@ -146,7 +147,7 @@ class Tracker:
         if len(code) != 3 or not code.isalpha():
             raise InvalidInputError(f"country_iso_code={country_iso_code!r}: give an ISO 3166-1 "
                                     "alpha-3 code such as 'GBR' (UK), 'FRA' or 'CHN'.")
-        if measure_power_secs <= 0:
+        if checks.number("measure_power_secs", measure_power_secs) <= 0:
             raise InvalidInputError(f"measure_power_secs={measure_power_secs}: use a positive "
                                     "number of seconds (codecarbon's default is 15).")
         self.country_iso_code = code

@@ -14,6 +14,7 @@ from importlib import metadata
 from s2slide import config
 from s2slide.config import ENDPOINTS
 from s2slide.data.net import reachable
+from s2slide.errors import SettingError
 
 
 
@@ -85,13 +86,21 @@ def hardware() -> dict[str, object]:
     return info
 
 
+def _setting(read) -> str:
+    """A setting as text, or the error a bad value raises (chapter 0 shows it instead of failing)."""
+    try:
+        value = read()
+    except SettingError as err:
+        return f"error: {err}"
+    return "none (S2SLIDE_MIRROR not set)" if value is None else str(value)
+
+
 def locations() -> dict[str, str]:
     """Where data is cached, where the mirror is, where results go."""
-    mirror = config.mirror_dir()
     return {
-        "cache (downloads, live scenes)": str(config.cache_dir()),
-        "mirror of the sample files": str(mirror) if mirror else "none (S2SLIDE_MIRROR not set)",
-        "results files": str(config.results_dir()),
-        "offline mode": str(config.offline()),
+        "cache (downloads, live scenes)": _setting(config.cache_dir),
+        "mirror of the sample files": _setting(config.mirror_dir),
+        "results files": _setting(config.results_dir),
+        "offline mode": _setting(config.offline),
         "in Colab": str(in_colab()),
     }

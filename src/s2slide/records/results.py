@@ -9,16 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import json
-import os
 import platform
 import sys
-import tempfile
+import warnings
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from s2slide import config
+from s2slide import config, files
+from s2slide.errors import InvalidInputError
 from s2slide.records.carbon import DEFAULT_COUNTRY, Tracker
 
 MAIN_PACKAGES = (
@@ -54,26 +54,55 @@ def _jsonable(value: Any) -> Any:
 
 
 def write_results(chapter: str, record: dict[str, Any], folder: Path | None = None) -> Path:
-    """Write ``record`` to ``<folder>/<chapter>.json`` atomically and return the path."""
+    """Write ``record`` to ``<folder>/<chapter>.json`` atomically and return the path.
+
+    Raises :class:`~s2slide.errors.InvalidInputError` naming the entry JSON cannot hold (nothing
+    is written then); a crash mid-write leaves the previous file as it was.
+    """
     folder = folder or config.results_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{chapter}.json"
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(_jsonable(record), fh, indent=2, sort_keys=True)
-    os.replace(tmp, path)
-    return path
+    return files.write_text(folder / f"{chapter}.json", _dumps(record))
+
+
+def _dumps(record: dict[str, Any]) -> str:
+    """``record`` as JSON text; InvalidInputError naming the first entry JSON cannot encode."""
+    if not isinstance(record, dict):
+        raise InvalidInputError(f"a results record is a dict of numbers and text, not a "
+                                f"{type(record).__name__}.")
+    try:
+        return json.dumps(_jsonable(record), indent=2, sort_keys=True)
+    except (TypeError, ValueError) as err:
+        bad = next((k for k, v in record.items() if not _encodes(v)), "?")
+        raise InvalidInputError(f"results entry {bad!r} cannot be written to JSON ({err}): record "
+                                "numbers, text, lists or dicts of them (e.g. float(x), str(x)).") from err
+
+
+def _encodes(value: Any) -> bool:
+    try:
+        json.dumps(_jsonable(value))
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def read_results(folder: Path | None = None) -> dict[str, dict[str, Any]]:
-    """Read every ``*.json`` results file in ``folder``, keyed by chapter (sorted)."""
+    """Read every ``*.json`` results file in ``folder``, keyed by chapter (sorted).
+
+    A file that is not a results record (not JSON, or JSON that is not an object, e.g. ``null``)
+    is skipped with a warning naming it.
+    """
     folder = folder or config.results_dir()
     out: dict[str, dict[str, Any]] = {}
     for path in sorted(folder.glob("*.json")):
         try:
-            out[path.stem] = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue  # a results file being written by a running chapter
+            record = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            record = None
+        if isinstance(record, dict):
+            out[path.stem] = record
+        else:
+            warnings.warn(f"{path} is not a results file (not a JSON object); skipped: delete it, "
+                          "or run its chapter again to rewrite it.", stacklevel=2)
     return out
 
 

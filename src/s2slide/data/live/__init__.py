@@ -14,7 +14,10 @@ Three routes, one contract (see :mod:`s2slide.data`):
     ``EE_PROJECT`` or a prompt; :mod:`s2slide.data.live.gee`.
 
 Chapters normally call ``data.load_scene("luding", source="live")``, which calls
-:func:`load_live` and caches the result on disk. Direct use::
+:func:`load_live` and caches the result on disk. Each catalogue's address is a setting
+(:data:`s2slide.config.ENDPOINTS`: ``S2SLIDE_EARTH_SEARCH_URL``, ``CDSE_ODATA_URL``...), read
+at every call; every request of the ``stac`` and ``cdse`` routes has an overall deadline
+(:mod:`s2slide.data.net`). Direct use::
 
     from s2slide.data import live
     live.reachable("stac")                      # True / False within about 2 s
@@ -29,7 +32,7 @@ from typing import Any, Sequence
 from s2slide import config
 from s2slide.errors import InvalidInputError, NetworkUnavailableError
 
-__all__ = ["ROUTES", "load_live", "reachable"]
+__all__ = ["ROUTES", "load_live", "reachable", "option_names"]
 
 #: Live routes and what each needs.
 ROUTES: dict[str, str] = {
@@ -139,6 +142,33 @@ def load_live(name: str, *, route: str = "stac", catalog: str = "earth-search",
         loader = gee.load_gee
     _check_options(loader, options, route)
     return loader(name, **common, **options)
+
+
+def _loader(route: str) -> Any:
+    if route == "stac":
+        from s2slide.data.live import stac
+
+        return stac.load_stac
+    if route == "cdse":
+        from s2slide.data.live import cdse
+
+        return cdse.load_cdse
+    from s2slide.data.live import gee
+
+    return gee.load_gee
+
+
+def option_names(route: str | None = None) -> set[str]:
+    """Options only the live tier takes (``catalog``, ``pre_date``, ``download_dir``...), of one
+    route or of all; ``load_scene`` sets them aside when it falls back to the mirror or a
+    simulated scene."""
+    import inspect
+
+    routes = [_check_route(route)] if route else list(ROUTES)
+    names: set[str] = set()
+    for r in routes:
+        names |= set(inspect.signature(_loader(r)).parameters)
+    return names - {"name", "bands"}
 
 
 def _check_options(loader: Any, options: dict[str, Any], route: str) -> None:

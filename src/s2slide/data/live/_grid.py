@@ -44,9 +44,10 @@ class Acquisition:
     date : str
         Acquisition date (ISO, solar day) actually used.
     baseline : str or None
-        Processing baseline (``"04.00"``) or None when the catalogue does not say.
-    offset : int
-        ``BOA_ADD_OFFSET`` applied to the digital numbers (0 or -1000).
+        Processing baseline (``"04.00"``) of the first product, or None when unknown.
+    offset : int or None
+        ``BOA_ADD_OFFSET`` applied to the digital numbers (0 or -1000); None when the products
+        of the day needed different offsets (see ``items``).
     offset_note : str
         Why that offset (baseline, date, catalogue flag, plausibility check).
     ids : list of str
@@ -55,15 +56,19 @@ class Acquisition:
         Band name -> list of asset addresses read (signatures stripped).
     cloud_fraction : float
         Fraction (0-1) of the window's non-nodata pixels in SCL cloud/shadow/cirrus classes.
+    items : list of dict
+        Per product: ``id``, ``baseline``, ``offset`` and ``note`` (offsets are decided per
+        product, before the mosaic).
     """
 
     date: str
     baseline: str | None
-    offset: int
+    offset: int | None
     offset_note: str
     ids: list[str] = field(default_factory=list)
     hrefs: dict[str, list[str]] = field(default_factory=dict)
     cloud_fraction: float = float("nan")
+    items: list[dict[str, Any]] = field(default_factory=list)
 
 
 def resolve_scene(name: str | SceneSpec) -> SceneSpec:
@@ -259,7 +264,7 @@ def offset_looks_applied(dn: np.ndarray, scl: np.ndarray) -> bool:
     negative reflectance); a catalogue that already subtracted the offset leaves dark bands
     (blue, red over vegetation) mostly below 1000. Some Earth Search items carry a wrong
     ``earthsearch:boa_offset_applied`` flag (Element84/earth-search issues 66 and 71), hence
-    this check.
+    this check. See :func:`dn_scale` for the check in both directions.
 
     Parameters
     ----------
@@ -271,6 +276,80 @@ def offset_looks_applied(dn: np.ndarray, scl: np.ndarray) -> bool:
         return False
     low = [float(((b[land] > 0) & (b[land] < 1000)).mean()) for b in np.asarray(dn)]
     return max(low) > 0.2
+
+
+#: Surfaces that are dark in some bands whatever the place or season: vegetation (SCL 4) in blue
+#: and red (reflectance about 0.01-0.08), water (SCL 6) in the SWIR bands (below about 0.05).
+DARK_REFERENCES: dict[int, tuple[str, ...]] = {4: ("B02", "B04"), 6: ("B11", "B12")}
+
+
+def dn_scale(dn: np.ndarray, bands: Sequence[str], scl: np.ndarray, *,
+             min_pixels: int = 100) -> tuple[str | None, str]:
+    """Which DN scale an L2A product's pixels show: ``"plain"``, ``"+1000"`` or None (undecided).
+
+    ``"plain"``: reflectance = DN / 10000 (before baseline 04.00, or the offset already applied
+    by the catalogue). ``"+1000"``: the DNs still carry ESA's +1000 (baseline 04.00 and later,
+    offset not applied). The evidence is the dark references (:data:`DARK_REFERENCES`): their
+    median DN is below 800 on the plain scale and above 1000 with the +1000. Without enough
+    reference pixels, a share above 20 % of clear land (SCL 4, 5) below DN 1000 in some band
+    still shows the plain scale (:func:`offset_looks_applied`); otherwise the pixels cannot tell
+    (a bright desert is above DN 1000 on both scales).
+
+    Parameters
+    ----------
+    dn : ndarray of int, dims (band, y, x)
+        Digital numbers, 0 = nodata.
+    bands : sequence of str
+        Band names of ``dn``'s first axis (``"B02"``...).
+    scl : ndarray of int, dims (y, x)
+        Scene classification of the same product on the same grid.
+
+    Returns
+    -------
+    (str or None, str)
+        The scale and the numbers behind it (for provenance).
+    """
+    dn = np.asarray(dn)
+    scl = np.asarray(scl)
+    refs = [dn[i][(scl == cls) & (dn[i] > 0)] for cls, names in DARK_REFERENCES.items()
+            for i, band in enumerate(bands) if band in names]
+    values = np.concatenate(refs) if refs else np.zeros(0)
+    if values.size >= min_pixels:
+        med = float(np.median(values))
+        what = f"median DN {med:.0f} of {values.size} dark reference pixels"
+        if med >= 1000:
+            return "+1000", what
+        if med < 800:
+            return "plain", what
+        return None, what + " (between 800 and 1000)"
+    if offset_looks_applied(dn, scl):
+        return "plain", "over 20 % of clear land below DN 1000"
+    return None, "no vegetation or water to check against, and clear land is not dark"
+
+
+def first_valid(layers: Sequence[np.ndarray], *, nodata: float = 0) -> np.ndarray:
+    """Mosaic of same-grid layers: the first layer's value wherever it is not ``nodata``."""
+    out = np.array(layers[0], copy=True)
+    for layer in layers[1:]:
+        hole = np.isnan(out) if np.isnan(nodata) else out == nodata
+        out[hole] = np.asarray(layer)[hole]
+    return out
+
+
+def mosaic_reflectance(refls: Sequence[np.ndarray],
+                       scls: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Mosaic per-product reflectance (band, y, x) and SCL (y, x), each already harmonised.
+
+    A pixel comes from the first product (in the order given) that has data in every band, and
+    its SCL from the same product, so that ``valid`` describes the pixel actually used.
+    """
+    refl = np.array(refls[0], dtype=np.float32, copy=True)
+    scl = np.array(scls[0], copy=True)
+    for r, c in zip(refls[1:], scls[1:], strict=True):
+        hole = ~np.isfinite(refl).all(0)
+        refl[:, hole] = r[:, hole]
+        scl[hole] = c[hole]
+    return refl, scl
 
 
 def no_scene_error(*, where: str, target: date, search_days: int,

@@ -15,9 +15,18 @@ Steps, each a small function you can call on its own:
 5. :func:`read_to_grid`: each band file cropped (and reprojected if needed) onto the scene grid
    with rasterio, so a ~1 GB product becomes a few hundred kB per band.
 
-Endpoints are module constants, overridden by arguments or by the environment variables
-``CDSE_TOKEN_URL``, ``CDSE_ODATA_URL`` and ``CDSE_DOWNLOAD_URL``. The DEM is the Copernicus
-DEM GLO-30 from Earth Search (no account), see :func:`s2slide.data.live.stac.load_dem`.
+Endpoints are the ``Copernicus Data Space*`` entries of :data:`s2slide.config.ENDPOINTS`,
+replaced by arguments or by the environment variables ``CDSE_TOKEN_URL``, ``CDSE_ODATA_URL`` and
+``CDSE_DOWNLOAD_URL``. The DEM is the Copernicus DEM GLO-30 from Earth Search (no account), see
+:func:`s2slide.data.live.stac.load_dem`.
+
+Network behaviour: every request has an overall deadline (``timeout`` s, :mod:`s2slide.data.net`);
+a download may take ``timeout + size / 100 kB/s`` and is cut (and resumable) when it averages
+under 1 kB/s over ``timeout`` s. The download service may redirect to another host: the token is
+sent again only to Copernicus hosts (:data:`COPERNICUS_DOMAINS`, https), never elsewhere.
+The bytes received are compared with the catalogue's ``ContentLength`` and their MD5 with its
+``Checksum``; where the catalogue gives none, the provenance and a warning say it was not checked.
+Messages built from the login service's replies are scrubbed of the credentials sent.
 
 Example
 -------
@@ -34,6 +43,7 @@ import getpass
 import hashlib
 import os
 import re
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -43,17 +53,21 @@ from typing import Any, Sequence
 import numpy as np
 
 from s2slide import config
-from s2slide.data import harmonize
-from s2slide.config import ENDPOINTS
-from s2slide.errors import AuthenticationError, ChecksumError, DownloadError
+from s2slide.data import harmonize, net
+from s2slide.errors import (AuthenticationError, ChecksumError, DownloadError,
+                            NetworkUnavailableError)
 from s2slide.data.live import _grid
 from s2slide.data.live._grid import Acquisition
 from s2slide.data.scenes import SceneSpec
 
-TOKEN_URL = ("https://identity.dataspace.copernicus.eu/auth/realms/CDSE/protocol/"
-             "openid-connect/token")
-ODATA_URL = ENDPOINTS["Copernicus Data Space"]
-DOWNLOAD_URL = "https://download.dataspace.copernicus.eu/odata/v1/Products"
+_ENDPOINT = {"token": "Copernicus Data Space login", "odata": "Copernicus Data Space",
+             "download": "Copernicus Data Space download"}
+_DEFAULTS = {e.name: e.default for e in config.ENDPOINT_SETTINGS}
+TOKEN_URL = _DEFAULTS[_ENDPOINT["token"]]
+ODATA_URL = _DEFAULTS[_ENDPOINT["odata"]]
+DOWNLOAD_URL = _DEFAULTS[_ENDPOINT["download"]]
+#: Domains whose hosts may receive the access token again after a redirect (https only).
+COPERNICUS_DOMAINS: tuple[str, ...] = ("dataspace.copernicus.eu", "copernicus.eu")
 CLIENT_ID = "cdse-public"
 REGISTER = "https://dataspace.copernicus.eu (Login > Register)"
 #: ESA's band_id order in MTD_MSIL2A.xml (BOA_ADD_OFFSET band_id="0" is B01).
@@ -63,9 +77,33 @@ _BAND_FILE = re.compile(r"IMG_DATA/R(\d{2})m/[^/]*_(B\d[\dA]|SCL)_\d{2}m\.(jp2|t
 
 
 def endpoint(kind: str, override: str | None = None) -> str:
-    """The ``"token"``, ``"odata"`` or ``"download"`` address: argument, else env, else default."""
-    default = {"token": TOKEN_URL, "odata": ODATA_URL, "download": DOWNLOAD_URL}[kind]
-    return override or os.environ.get(f"CDSE_{kind.upper()}_URL") or default
+    """The ``"token"``, ``"odata"`` or ``"download"`` address: argument, else ``CDSE_<KIND>_URL``,
+    else the public one (:func:`s2slide.config.endpoint`)."""
+    return override or config.endpoint(_ENDPOINT[kind])
+
+
+def copernicus_host(url: str) -> bool:
+    """Whether ``url`` is an https address on a Copernicus host (:data:`COPERNICUS_DOMAINS`),
+    the only places the access token is sent again after a redirect."""
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    host = (parsed.hostname or "").lower()
+    on_domain = any(host == d or host.endswith("." + d) for d in COPERNICUS_DOMAINS)
+    local = host in ("localhost", "127.0.0.1", "::1")
+    return on_domain and (parsed.scheme == "https" or local)
+
+
+def _prompt(text: str) -> str:
+    """getpass, with a clear error where no one can answer (a batch run: nbval, CI, a script)."""
+    try:
+        return getpass.getpass(text)
+    except (EOFError, OSError):
+        raise AuthenticationError(
+            "no Copernicus Data Space credentials and no terminal to ask for them (a batch run "
+            "such as nbval, CI or a script): set CDSE_USERNAME and CDSE_PASSWORD before running, "
+            f"or use the 'stac' route, which needs no account; a free account is made at {REGISTER}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -89,8 +127,8 @@ class Credentials:
         AuthenticationError
             Nothing was entered.
         """
-        user = os.environ.get("CDSE_USERNAME") or getpass.getpass("CDSE username (e-mail): ")
-        password = os.environ.get("CDSE_PASSWORD") or getpass.getpass("CDSE password: ")
+        user = os.environ.get("CDSE_USERNAME") or _prompt("CDSE username (e-mail): ")
+        password = os.environ.get("CDSE_PASSWORD") or _prompt("CDSE password: ")
         if not user.strip() or not password:
             raise AuthenticationError(
                 "no Copernicus Data Space credentials: set CDSE_USERNAME and CDSE_PASSWORD or "
@@ -99,24 +137,38 @@ class Credentials:
 
 
 def _post_token(url: str, form: dict[str, str], timeout: float) -> dict[str, Any]:
+    """POST the token form; every message built from the reply is scrubbed of the form's secrets."""
     import requests
 
-    try:
-        resp = requests.post(url, data=form, timeout=timeout)
-    except requests.RequestException as err:
-        raise _grid.network_error("the Copernicus Data Space login", err) from None
+    secrets = [v for k, v in form.items() if k in ("username", "password", "refresh_token")]
+    with net.deadline(timeout) as budget:
+        try:
+            resp = net.Session(timeout=timeout).post(url, data=form)
+        except requests.RequestException as err:
+            raise net.unavailable("the Copernicus Data Space login", err, url=url,
+                                  budget=budget) from None
     if resp.status_code in (400, 401):
         try:
-            detail = resp.json().get("error_description") or resp.json().get("error")
-        except ValueError:
+            reply = resp.json()
+            detail = reply.get("error_description") or reply.get("error") or resp.reason
+        except (ValueError, AttributeError):
             detail = resp.reason
-        raise AuthenticationError(
+        raise AuthenticationError(net.scrub(
             f"Copernicus Data Space refused the login (HTTP {resp.status_code}: {detail}); check "
             "CDSE_USERNAME / CDSE_PASSWORD (or what you typed at the prompt) and that the "
-            f"account is activated at {REGISTER}")
-    if not resp.ok:
-        raise _grid.network_error("the Copernicus Data Space login", f"HTTP {resp.status_code}")
-    return resp.json()
+            f"account is activated at {REGISTER}", secrets))
+    try:
+        net.check_status(resp, what="the Copernicus Data Space login", setting="CDSE_TOKEN_URL")
+        tokens = net.parse_json(resp, what="the Copernicus Data Space login", url=url)
+    except NetworkUnavailableError as err:
+        raise NetworkUnavailableError(net.scrub(str(err), secrets)) from None
+    if not isinstance(tokens, dict) or not tokens.get("access_token"):
+        keys = ", ".join(sorted(tokens)) if isinstance(tokens, dict) else type(tokens).__name__
+        raise NetworkUnavailableError(net.scrub(
+            f"the Copernicus Data Space login at {url} answered without an access_token (it "
+            f"sent: {keys}); the service may be having trouble or CDSE_TOKEN_URL points at "
+            "something else: try again later, or unset CDSE_TOKEN_URL", secrets))
+    return tokens
 
 
 class CDSESession:
@@ -129,7 +181,13 @@ class CDSESession:
     token_url, odata_url, download_url : str, optional
         Endpoints (default: module constants or ``CDSE_*_URL`` environment variables).
     timeout : float
-        Seconds to wait for each request.
+        Overall seconds per request (connect + answer); a download may take
+        ``timeout + size / 100 kB/s`` and is cut when it averages under 1 kB/s over ``timeout``.
+
+    Attributes
+    ----------
+    checks : dict
+        Product name -> what was verified of its download (size, MD5, or "not checked").
     """
 
     def __init__(self, credentials: Credentials | None = None, *, token_url: str | None = None,
@@ -139,9 +197,10 @@ class CDSESession:
         self.token_url = endpoint("token", token_url)
         self.odata_url = endpoint("odata", odata_url)
         self.download_url = endpoint("download", download_url)
-        self.timeout = timeout
+        self.timeout = float(timeout)
         self._access: str | None = None
         self._refresh: str | None = None
+        self.checks: dict[str, str] = {}
 
     def __repr__(self) -> str:
         state = "logged in" if self._access else "not logged in"
@@ -193,18 +252,18 @@ class CDSESession:
             OData product records (``Id``, ``Name``, ``ContentLength``, ``ContentDate``,
             ``Checksum``, ``Attributes``...), oldest first.
         """
-        import requests
-
         params = {"$filter": odata_filter(polygon, start, end), "$top": str(top),
                   "$orderby": "ContentDate/Start asc", "$expand": "Attributes"}
-        try:
-            resp = requests.get(self.odata_url, params=params, timeout=self.timeout)
-        except requests.RequestException as err:
-            raise _grid.network_error("the Copernicus Data Space catalogue", err) from None
-        if not resp.ok:
-            raise _grid.network_error("the Copernicus Data Space catalogue",
-                                      f"HTTP {resp.status_code}: {resp.text[:200]}")
-        return list(resp.json().get("value", []))
+        reply = net.get_json(self.odata_url, params=params, timeout=self.timeout,
+                             what="the Copernicus Data Space catalogue", setting="CDSE_ODATA_URL")
+        value = reply.get("value") if isinstance(reply, dict) else None
+        if not isinstance(value, list) or not all(isinstance(p, dict) and "Id" in p and "Name" in p
+                                                  for p in value):
+            raise net.unavailable("the Copernicus Data Space catalogue", "its answer is not an "
+                                  "OData product list (no 'value' list of products with Id and "
+                                  "Name)", url=self.odata_url, hint="check CDSE_ODATA_URL, or try "
+                                  "again later")
+        return value
 
     def download(self, product: dict[str, Any], folder: str | Path | None = None, *,
                  attempts: int = 3, progress: bool = True) -> Path:
@@ -217,29 +276,34 @@ class CDSESession:
         folder : path, optional
             Where the zip goes (default ``<S2SLIDE_CACHE>/cdse``).
         attempts : int
-            Tries (each resuming the previous one) before giving up.
+            Tries after a dropped connection (each resuming the previous one).
         progress : bool
             Show a tqdm progress bar.
 
         Returns
         -------
         Path
-            The verified ``<Name>.zip``; no final file exists unless verified.
+            The verified ``<Name>.zip``; no final file exists unless verified. What was
+            verified is in :attr:`checks` (and a warning says when the catalogue gave no MD5).
 
         Raises
         ------
         DownloadError
-            The transfer was cut on every attempt (the ``.part`` file is kept to resume).
+            The connection was dropped on every attempt (the ``.part`` file is kept to resume).
+        NetworkUnavailableError
+            No answer, or slower than 1 kB/s over ``timeout`` s, or past the deadline (the
+            ``.part`` is kept to resume).
         ChecksumError
-            Size or MD5 differ from the catalogue (the partial file is deleted).
+            Size or MD5 differ from the catalogue (nothing partial is kept).
         AuthenticationError
             The token was refused again after one refresh.
         """
         folder = Path(folder) if folder else config.cache_dir() / "cdse"
         folder.mkdir(parents=True, exist_ok=True)
         final = folder / (str(product["Name"]).removesuffix(".SAFE") + ".zip")
-        size, md5 = product.get("ContentLength"), _md5_of(product)
-        if final.exists() and (not size or final.stat().st_size == size):
+        size, md5 = _size_of(product), _md5_of(product)
+        if final.exists() and (size is None or final.stat().st_size == size):
+            self.checks.setdefault(final.name, "downloaded and verified earlier")
             return final
         part = final.with_name(final.name + ".part")
         url = f"{self.download_url}({product['Id']})/$value"
@@ -253,24 +317,30 @@ class CDSESession:
         else:
             raise DownloadError(f"download of {final.name} was cut ({last}); the part kept at "
                                 f"{part} is resumed by calling download again") from None
-        _verify(part, size=size, md5=md5)
+        self.checks[final.name] = _verify(part, size=size, md5=md5)
         os.replace(part, final)
         return final
 
-    def _get(self, url: str, headers: dict[str, str]) -> Any:
+    def _http(self) -> Any:
+        if getattr(self, "_session", None) is None:
+            self._session = net.Session(timeout=self.timeout, keep_auth=copernicus_host)
+        return self._session
+
+    def _get(self, url: str, headers: dict[str, str], budget: Any) -> Any:
         import requests
 
         try:
-            resp = requests.get(url, headers={**headers, **self._auth_headers()}, stream=True,
-                                timeout=self.timeout)
+            resp = self._http().get(url, headers={**headers, **self._auth_headers()}, stream=True)
             if resp.status_code == 401:  # expired token: refresh once
                 resp.close()
                 self.refresh()
-                resp = requests.get(url, headers={**headers, **self._auth_headers()},
-                                    stream=True, timeout=self.timeout)
+                resp = self._http().get(url, headers={**headers, **self._auth_headers()},
+                                        stream=True)
         except requests.RequestException as err:
-            raise _Cut(f"{type(err).__name__}: {err}") from None
+            raise net.unavailable("the Copernicus Data Space download service", err, url=url,
+                                  budget=budget, hint=_RESUME_HINT) from None
         if resp.status_code == 401:
+            resp.close()
             raise AuthenticationError(
                 "Copernicus Data Space refused the download token even after a refresh; log "
                 "in again (check CDSE_USERNAME / CDSE_PASSWORD) and make sure the account "
@@ -279,32 +349,94 @@ class CDSESession:
 
     def _stream(self, url: str, part: Path, size: int | None, *, progress: bool,
                 desc: str) -> None:
+        """One attempt: resume ``part`` from its length; raise _Cut if the connection drops."""
+        have = part.stat().st_size if part.exists() else 0
+        if size is not None and have >= size:
+            return
+        total_s = self.timeout + max(0, (size or 0) - have) / net.MIN_RATE
+        with net.deadline(total_s, min_rate=net.LOW_RATE, window=self.timeout) as budget:
+            resp = self._get(url, {"Range": f"bytes={have}-"} if have else {}, budget)
+            with resp:
+                if resp.status_code == 416:
+                    _range_not_satisfiable(resp, part, have, size, desc)
+                    return
+                if resp.status_code not in (200, 206):
+                    net.check_status(resp, what=f"the download of {desc}", error=DownloadError,
+                                     setting="CDSE_DOWNLOAD_URL")
+                    raise DownloadError(f"HTTP {resp.status_code} downloading {desc}: "
+                                        f"{resp.reason}; try again later")
+                if resp.status_code == 200:  # the server ignored Range: start again
+                    have = 0
+                announced = _announced_total(resp, have)
+                if size is not None and announced is not None and announced != size:
+                    part.unlink(missing_ok=True)
+                    raise ChecksumError(
+                        f"the download service announces {announced} bytes for {desc}, but the "
+                        f"catalogue's ContentLength is {size}: the file is not the one the "
+                        "catalogue describes; nothing was kept. Search again (the product may "
+                        "have been reprocessed) or try later")
+                self._write(resp, part, have, budget, announced or size, progress, desc)
+        got = part.stat().st_size
+        if (announced or size) and got < (announced or size):
+            raise _Cut(f"after {got} of {announced or size} bytes")
+
+    def _write(self, resp: Any, part: Path, have: int, budget: Any, total: int | None,
+               progress: bool, desc: str) -> None:
         import requests
+        import urllib3
         from tqdm.auto import tqdm
 
-        have = part.stat().st_size if part.exists() else 0
-        if size and have >= size:
-            return
-        resp = self._get(url, {"Range": f"bytes={have}-"} if have else {})
-        if resp.status_code not in (200, 206):
-            raise DownloadError(f"HTTP {resp.status_code} downloading {desc}: {resp.reason}")
-        if resp.status_code == 200:  # the server ignored Range: start again
-            have = 0
-        with resp, open(part, "ab" if have else "wb") as out, tqdm(
-                total=size, initial=have, unit="B", unit_scale=True, desc=desc,
+        with open(part, "ab" if have else "wb") as out, tqdm(
+                total=total, initial=have, unit="B", unit_scale=True, desc=desc,
                 disable=not progress) as bar:
-            try:
-                for chunk in resp.iter_content(chunk_size=1 << 16):
+            try:  # read1: what arrived before a cut is written, so that a retry resumes from it
+                while chunk := resp.raw.read1(1 << 16):
                     out.write(chunk)
                     bar.update(len(chunk))
-            except (requests.RequestException, OSError) as err:
-                raise _Cut(f"after {part.stat().st_size} bytes: {type(err).__name__}") from None
-        if size and part.stat().st_size < size:
-            raise _Cut(f"after {part.stat().st_size} of {size} bytes")
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as err:
+                out.flush()
+                if budget.passed():
+                    raise net.unavailable(f"the download of {desc}", err, budget=budget,
+                                          url=resp.url, hint=_RESUME_HINT) from None
+                raise _Cut(f"after {part.stat().st_size} bytes: the connection was "
+                           "dropped") from None
+
+
+_RESUME_HINT = ("what arrived is kept (a .part file) and the next call of the same load resumes "
+                "it; check the network or try later, or use the 'stac' route (no download)")
 
 
 class _Cut(Exception):
     """A transfer that stopped early (retried, then reported as DownloadError)."""
+
+
+def _size_of(product: dict[str, Any]) -> int | None:
+    value = product.get("ContentLength")
+    return int(value) if isinstance(value, (int, float)) and value > 0 else None
+
+
+def _announced_total(resp: Any, have: int) -> int | None:
+    """The full size the server announces: Content-Range's total, else have + Content-Length."""
+    match = re.match(r"bytes \d+-\d+/(\d+)", resp.headers.get("Content-Range", ""))
+    if match:
+        return int(match.group(1))
+    length = resp.headers.get("Content-Length")
+    return have + int(length) if length and length.isdigit() else None
+
+
+def _range_not_satisfiable(resp: Any, part: Path, have: int, size: int | None,
+                           desc: str) -> None:
+    """HTTP 416 on a resume: complete if the server's size is what we have, else a mismatch."""
+    match = re.match(r"bytes \*/(\d+)", resp.headers.get("Content-Range", ""))
+    server = int(match.group(1)) if match else None
+    if server is not None and server == have and (size is None or size == have):
+        return
+    part.unlink(missing_ok=True)
+    raise ChecksumError(
+        f"the download of {desc} does not match the catalogue: the server holds "
+        f"{server if server is not None else 'an unknown number of'} bytes, the catalogue's "
+        f"ContentLength says {size}, {have} had arrived; nothing was kept. Search again (the "
+        "product may have been reprocessed) or try later")
 
 
 def _md5_of(product: dict[str, Any]) -> str | None:
@@ -314,22 +446,31 @@ def _md5_of(product: dict[str, Any]) -> str | None:
     return None
 
 
-def _verify(part: Path, *, size: int | None, md5: str | None) -> None:
-    """Check size and MD5 of a finished download; delete it if wrong."""
+def _verify(part: Path, *, size: int | None, md5: str | None) -> str:
+    """Check size and MD5 of a finished download (delete it if wrong); say what was checked."""
     got = part.stat().st_size
+    name = part.name.removesuffix(".part")
     problem = None
-    if size and got != size:
-        problem = f"has {got} bytes, the catalogue says {size}"
+    if size is not None and got != size:
+        problem = f"has {got} bytes, the catalogue's ContentLength says {size}"
     elif md5:
         digest = hashlib.md5()
         with open(part, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 digest.update(block)
         if digest.hexdigest() != md5:
-            problem = f"MD5 {digest.hexdigest()} differs from the catalogue's {md5}"
+            problem = f"has MD5 {digest.hexdigest()}, the catalogue's Checksum says {md5}"
     if problem:
         part.unlink()
-        raise ChecksumError(f"the download {part.name} {problem}; it was deleted, download again")
+        raise ChecksumError(f"the download {name} {problem}; it was deleted: download it again "
+                            "(if this repeats, the catalogue record is out of date)")
+    said = [f"size {got} bytes matches ContentLength" if size is not None else
+            "size not checked: the catalogue gives no ContentLength"]
+    said.append("MD5 matches Checksum" if md5 else "MD5 not checked: the catalogue gives no "
+                                                   "MD5 Checksum")
+    if size is None or not md5:
+        warnings.warn(f"{name}: {'; '.join(s for s in said if 'not checked' in s)}", stacklevel=4)
+    return "; ".join(said)
 
 
 def scene_polygon(name: str | SceneSpec) -> str:
@@ -427,8 +568,10 @@ def extract_bands(zip_path: str | Path, bands: Sequence[str], *, resolution_m: f
     return paths, (folder / mtd[0]) if mtd else None
 
 
-def read_offsets(mtd: Path | None, baseline: str | None, day: date) -> tuple[dict[str, int], str]:
-    """Per-band BOA_ADD_OFFSET from MTD_MSIL2A.xml, else from the baseline (or the date)."""
+def read_offsets(mtd: Path | None, baseline: str | None, day: date, *,
+                 product: dict[str, Any] | None = None) -> tuple[dict[str, int], str]:
+    """Per-band BOA_ADD_OFFSET from MTD_MSIL2A.xml, else from the baseline (product name or
+    metadata), else the processing date, and the acquisition date only as a last resort."""
     if mtd is not None:
         text = Path(mtd).read_text(errors="replace")
         found = re.findall(r'<BOA_ADD_OFFSET band_id="(\d+)">\s*(-?\d+)\s*<', text)
@@ -437,9 +580,11 @@ def read_offsets(mtd: Path | None, baseline: str | None, day: date) -> tuple[dic
                     "BOA_ADD_OFFSET per band from MTD_MSIL2A.xml")
         if "<PROCESSING_BASELINE>" in text and baseline is None:
             baseline = text.split("<PROCESSING_BASELINE>")[1].split("<")[0].strip()
-    offset = harmonize.boa_add_offset(baseline=baseline, acquired=day)
-    why = f"processing baseline {baseline}" if baseline else "acquisition date"
-    return {b: offset for b in MTD_BAND_IDS}, f"BOA_ADD_OFFSET {offset} from {why}"
+    product = product or {}
+    offset, why = harmonize.offset_decision(
+        baseline=baseline, product=str(product.get("Name") or "") or None,
+        processed=_attribute(product, "processingDate"), acquired=day)
+    return {b: offset for b in MTD_BAND_IDS}, why
 
 
 def read_to_grid(path: str | Path, spec: SceneSpec, *, resampling: str = "nearest") -> np.ndarray:
@@ -494,6 +639,7 @@ class _Read:
     scl: np.ndarray
     files: list[dict[str, Path]]
     mtds: list[Path | None]
+    scls: list[np.ndarray]
 
 
 def _read_day(session: CDSESession, products: Sequence[dict], spec: SceneSpec,
@@ -504,26 +650,30 @@ def _read_day(session: CDSESession, products: Sequence[dict], spec: SceneSpec,
         paths, mtd = extract_bands(zip_path, bands, resolution_m=spec.resolution_m)
         files.append(paths)
         mtds.append(mtd)
-    scl = _mosaic([read_to_grid(f["SCL"], spec, resampling="nearest") for f in files])
-    return _Read(scl, files, mtds)
+    scls = [read_to_grid(f["SCL"], spec, resampling="nearest") for f in files]
+    return _Read(_mosaic(scls), files, mtds, scls)
 
 
 def _reflectance(read: _Read, products: Sequence[dict], spec: SceneSpec, bands: Sequence[str],
-                 day: date) -> tuple[np.ndarray, dict[str, int], str]:
-    """Harmonised reflectance (band, y, x) of one day (per product and band offsets)."""
-    layers, offsets, note = [], {}, ""
+                 day: date, checks: dict[str, str] | None = None,
+                 ) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+    """Harmonised reflectance (band, y, x) and SCL of one day: each product converted with its
+    own per-band offsets, then mosaicked (first product with data wins, its SCL with it)."""
+    layers, decisions = [], []
     for paths, mtd, p in zip(read.files, read.mtds, products, strict=True):
-        offsets, note = read_offsets(mtd, product_baseline(p), day)
+        offsets, note = read_offsets(mtd, product_baseline(p), day, product=p)
         stack = []
         for b in bands:
             how = _grid.band_resampling(b, spec.resolution_m)
             dn = read_to_grid(paths[b], spec, resampling=how)
             stack.append(harmonize.dn_to_reflectance(dn, offset=offsets[b], nodata=0))
         layers.append(np.stack(stack))
-    refl = layers[0]
-    for layer in layers[1:]:
-        refl = np.where(np.isnan(refl), layer, refl)
-    return refl.astype(np.float32), offsets, note
+        name = str(p["Name"]).removesuffix(".SAFE") + ".zip"
+        decisions.append({"id": p["Name"], "baseline": product_baseline(p),
+                          "offset": int(offsets[bands[0]]), "note": note,
+                          "download": (checks or {}).get(name, "")})
+    refl, scl = _grid.mosaic_reflectance(layers, read.scls)
+    return refl, scl, decisions
 
 
 def load_date(session: CDSESession, spec: SceneSpec, bands: Sequence[str], target: date, *,
@@ -547,23 +697,27 @@ def load_date(session: CDSESession, spec: SceneSpec, bands: Sequence[str], targe
         got = _read_day(session, days[day], spec, bands, folder=folder, progress=progress)
         return got.scl, got
 
-    day, scl, got, frac = _grid.choose_day(days, target, cloud_of=lambda d: _cloud(days[d]),
+    day, _, got, frac = _grid.choose_day(days, target, cloud_of=lambda d: _cloud(days[d]),
                                            read=read, max_cloud=max_cloud,
                                            max_candidates=max_candidates, where=spec.name)
-    refl, offsets, note = _reflectance(got, days[day], spec, bands, day)
+    refl, scl, decisions = _reflectance(got, days[day], spec, bands, day, session.checks)
+    offsets = {d["offset"] for d in decisions}
     acq = Acquisition(
         date=day.isoformat(), baseline=product_baseline(days[day][0]),
-        offset=int(offsets[bands[0]]), offset_note=note, cloud_fraction=frac,
-        ids=[p["Name"] for p in days[day]],
+        offset=offsets.pop() if len(offsets) == 1 else None,
+        offset_note=decisions[0]["note"] if len(decisions) == 1 else "per product: " + "; ".join(
+            f"{d['id']}: {d['offset']}" for d in decisions),
+        cloud_fraction=frac, ids=[p["Name"] for p in days[day]], items=decisions,
         hrefs={"products": [f"{session.download_url}({p['Id']})/$value" for p in days[day]]})
     return refl, _grid.valid_from_scl(scl), acq
 
 
-def _load_dem(spec: SceneSpec, catalog: Any) -> tuple[np.ndarray, dict[str, Any]]:
+def _load_dem(spec: SceneSpec, catalog: Any, *,
+              timeout: float = 20.0) -> tuple[np.ndarray, dict[str, Any]]:
     from s2slide.data.live import stac
 
     cat = stac.get_catalog(catalog)
-    return stac.load_dem(stac.open_client(cat), cat, spec)
+    return stac.load_dem(stac.open_client(cat, timeout=timeout), cat, spec, timeout=timeout)
 
 
 def load_cdse(name: str | SceneSpec, *, bands: Sequence[str] | None = None,
@@ -571,7 +725,7 @@ def load_cdse(name: str | SceneSpec, *, bands: Sequence[str] | None = None,
               search_days: int = 10, max_candidates: int = 2,
               credentials: Credentials | None = None, session: CDSESession | None = None,
               download_dir: str | Path | None = None, progress: bool = True,
-              dem_catalog: Any = "earth-search") -> Any:
+              dem_catalog: Any = "earth-search", timeout: float = 60.0) -> Any:
     """Load a live scene through Copernicus Data Space in the :mod:`s2slide.data` contract.
 
     Parameters
@@ -592,6 +746,9 @@ def load_cdse(name: str | SceneSpec, *, bands: Sequence[str] | None = None,
         Show download progress bars.
     dem_catalog : str or stac.Catalog
         STAC catalogue of the Copernicus DEM GLO-30 (no account).
+    timeout : float
+        Overall seconds per request of a new session (see :class:`CDSESession`); the DEM's
+        catalogue requests get at most 20 s.
 
     Examples
     --------
@@ -600,12 +757,12 @@ def load_cdse(name: str | SceneSpec, *, bands: Sequence[str] | None = None,
     >>> ds = load_cdse("luding")                          # doctest: +SKIP
     """
     spec, bands, pre_day, post_day = _grid.resolve_request(name, bands, pre_date, post_date, max_cloud)
-    session = session or CDSESession(credentials)
+    session = session or CDSESession(credentials, timeout=timeout)
     opts = dict(search_days=search_days, max_cloud=max_cloud, max_candidates=max_candidates,
                 folder=Path(download_dir) if download_dir else None, progress=progress)
     pre, valid_pre, pre_acq = load_date(session, spec, bands, pre_day, **opts)
     post, valid_post, post_acq = load_date(session, spec, bands, post_day, **opts)
-    dem, dem_prov = _load_dem(spec, dem_catalog)
+    dem, dem_prov = _load_dem(spec, dem_catalog, timeout=min(timeout, 20.0))
     prov = {"route": "cdse", "catalog": "Copernicus Data Space Ecosystem (OData)",
             "catalog_url": session.odata_url, "reader": "SAFE zip, band files cropped with "
             "rasterio (WarpedVRT)", "harmonisation": "per-band BOA_ADD_OFFSET from "
@@ -616,13 +773,14 @@ def load_cdse(name: str | SceneSpec, *, bands: Sequence[str] | None = None,
 
 
 def reachable(*, timeout: float = 2.0, odata_url: str | None = None) -> bool:
-    """Whether the CDSE catalogue answers within ``timeout`` seconds (no login)."""
-    import requests
+    """Whether the CDSE catalogue answers JSON within ``timeout`` seconds overall (no login)."""
+    from s2slide.errors import S2SlideError
 
     if config.offline():
         return False
     try:
-        return requests.get(endpoint("odata", odata_url), params={"$top": "1"},
-                            timeout=timeout).ok
-    except requests.RequestException:
+        net.get_json(endpoint("odata", odata_url), params={"$top": "1"}, timeout=timeout,
+                     what="the Copernicus Data Space catalogue")
+        return True
+    except S2SlideError:
         return False

@@ -114,8 +114,14 @@ def available(timeout: float = 2.0, *, host: tuple[str, int] = HOST) -> Availabi
 
 def project_id(project: str | None = None) -> str:
     """The Cloud project: argument, else ``EE_PROJECT``/``GOOGLE_CLOUD_PROJECT``, else a prompt."""
-    value = (project or os.environ.get("EE_PROJECT") or os.environ.get("GOOGLE_CLOUD_PROJECT")
-             or input("Google Cloud project id registered for Earth Engine: ").strip())
+    value = project or os.environ.get("EE_PROJECT") or os.environ.get("GOOGLE_CLOUD_PROJECT")
+    if not value:
+        try:
+            value = input("Google Cloud project id registered for Earth Engine: ").strip()
+        except (EOFError, OSError):  # a batch run (nbval, CI, a script): no one to answer
+            raise AuthenticationError(
+                "no Cloud project id and no terminal to ask for one (a batch run): set "
+                "EE_PROJECT before running (https://code.earthengine.google.com/register)") from None
     if not value:
         raise AuthenticationError("no Cloud project id: set EE_PROJECT or type it at the "
                                   "prompt (https://code.earthengine.google.com/register)")
