@@ -141,10 +141,10 @@ def rdndvi_mask(pre_ndvi: Any, post_ndvi: Any, slope: Any, *, threshold: float =
     min_slope_deg : float
         Smallest slope (degrees, 0-90) a landslide may sit on; 0 disables the mask.
     """
-    if not float(threshold) < 0.0:
+    if not checks.number("threshold", threshold) < 0.0:
         raise InvalidInputError(f"threshold={threshold}: a vegetation loss is a negative rdNDVI; "
                                 "use e.g. -20")
-    if not 0.0 <= float(min_slope_deg) < 90.0:
+    if not 0.0 <= checks.number("min_slope_deg", min_slope_deg) < 90.0:
         raise InvalidInputError(f"min_slope_deg={min_slope_deg}: give degrees 0-90 (0: no mask)")
     _check(pre_ndvi, slope, names=("pre_ndvi", "slope"))
     change = rdndvi(pre_ndvi, post_ndvi)

@@ -165,51 +165,56 @@ def _search(client: Any, cat: Any, spec: Any, pre: tuple[date, date],
     return keep
 
 
-def _offsets(items: Sequence) -> dict[int, list]:
-    """Items by the BOA offset chapter 1's rule gives each (decided per item, never per day)."""
-    from s2slide.data.live import stac
+def _item_offsets(items: Sequence, spec: Any, cat: Any, bands: Sequence[str]) -> list[dict]:
+    """Each item's BOA offset: chapter 1's rule from its metadata, then checked on its pixels.
 
-    groups: dict[int, list] = {}
-    for item in items:
-        groups.setdefault(stac.item_offset(item)[0], []).append(item)
-    return groups
+    Decided per item, never per day (two tiles of one day can need different offsets), as
+    :func:`s2slide.data.live.stac.harmonised_day` does; the pixels are the dark references of
+    :func:`s2slide.data.live.stac.check_item_offset` (vegetation in blue and red, water in SWIR),
+    read from the COGs' overviews on an 8x coarser grid, so the check costs a few small reads.
+    A warning says where the pixels overrule the metadata.
 
-
-def _day_offsets(items: Sequence, offset: int, spec: Any, cat: Any) -> xr.DataArray:
-    """Offset per solar day of ``items``, checked on a coarse read of red and SCL.
-
-    Where clear land is mostly below DN 1000 the offset was evidently applied already (Earth
-    Search's flag is wrong on some items, FACTS.md): offset 0 for that day, as chapter 1 does.
-    Only COG overviews are read (8x coarser grid).
+    Returns
+    -------
+    list of dict
+        ``id``, ``baseline``, ``offset``, ``note`` per item, in the order of ``items``.
     """
     import odc.stac
 
-    from s2slide.data.live import _grid
+    from s2slide.data.live import _grid, stac
 
-    red, scl = cat.asset("B04"), cat.asset("SCL")
-    coarse = odc.stac.load(items, bands=[red, scl], crs=f"EPSG:{spec.epsg}",
+    dark = sorted({b for names in _grid.DARK_REFERENCES.values() for b in names} & set(bands)) or ["B04"]
+    keys, scl = [cat.asset(b) for b in dark], cat.asset("SCL")
+    coarse = odc.stac.load(items, bands=[*keys, scl], crs=f"EPSG:{spec.epsg}", groupby="id",
                            resolution=spec.resolution_m * 8, bbox=spec.bbox_lonlat(),
-                           groupby="solar_day", resampling="nearest", chunks=None)
-    values = [0 if offset and _grid.offset_looks_applied(coarse[red].values[i][None],
-                                                          coarse[scl].values[i]) else offset
-              for i in range(coarse.sizes["time"])]
-    return xr.DataArray(np.asarray(values, np.float32), dims="time",
-                        coords={"time": coarse["time"].values})
+                           resampling="nearest", chunks=None, fail_on_error=True)
+    out = []
+    for i, item in enumerate(items):
+        dn = np.stack([coarse[k].values[i] for k in keys])
+        offset, baseline, note = stac.item_offset(item)
+        offset, note = stac.check_item_offset(dn, dark, coarse[scl].values[i], offset=offset,
+                                              baseline=baseline, note=note,
+                                              what=f"{spec.name}, {item.id}")
+        out.append({"id": item.id, "baseline": baseline, "offset": offset, "note": note})
+    return out
 
 
-def _lazy_group(items: Sequence, offset: int, spec: Any, cat: Any, bands: Sequence[str],
-                chunk: int) -> xr.Dataset:
-    """One offset group as lazy reflectance (time, band, y, x) and SCL (time, y, x)."""
+def _lazy_stack(items: Sequence, offsets: Sequence[dict], spec: Any, cat: Any,
+                bands: Sequence[str], chunk: int) -> xr.Dataset:
+    """Every item as its own time step (odc-stac ``groupby="id"``), lazily: reflectance
+    (time, band, y, x) with each item's offset, and SCL (time, y, x)."""
     import odc.stac
 
     keys = [cat.asset(b) for b in bands]
-    ds = odc.stac.load(items, bands=keys + [cat.asset("SCL")], geobox=_geobox(spec),
-                       groupby="solar_day", resampling=_resampling(bands, spec.resolution_m, cat),
+    ds = odc.stac.load(items, bands=[*keys, cat.asset("SCL")], geobox=_geobox(spec), groupby="id",
+                       resampling=_resampling(bands, spec.resolution_m, cat),
                        chunks={"x": chunk, "y": chunk}, fail_on_error=True)
-    per_day = _day_offsets(items, offset, spec, cat) if offset else xr.zeros_like(ds["time"], float)
+    if ds.sizes["time"] != len(items):
+        raise NoValidDataError(f"odc-stac returned {ds.sizes['time']} time steps for "
+                               f"{len(items)} items; the item order cannot be trusted")
     dn = ds[keys].to_array("band").transpose("time", "band", "y", "x").assign_coords(band=list(bands))
-    refl = ((dn + per_day.reindex(time=ds["time"].values, method="nearest")) / 10_000.0)
-    refl = refl.where(dn != 0).astype(np.float32)
+    offset = xr.DataArray(np.asarray([d["offset"] for d in offsets], np.float32), dims="time")
+    refl = ((dn + offset) / 10_000.0).where(dn != 0).astype(np.float32)
     return xr.Dataset({"reflectance": refl, "scl": ds[cat.asset("SCL")].astype(np.uint8)})
 
 
@@ -218,9 +223,10 @@ def stac_stack(event: str | Event, *, pre: tuple[date, date], post: tuple[date, 
                resolution_m: float = 20.0, chunk: int = 512, timeout: float = 20.0) -> xr.Dataset:
     """Every L2A acquisition of both windows over the event's grid, lazily (odc-stac + Dask).
 
-    Items are grouped by the BOA offset each needs (:func:`s2slide.data.live.stac.item_offset`),
-    loaded per solar day within a group, harmonised to reflectance and concatenated in time;
-    the Copernicus DEM of the same catalogue gives ``dem`` and ``slope`` (read at once).
+    Every item is its own time step (odc-stac ``groupby="id"``: a day with two tiles gives two
+    steps, each NaN outside its tile), converted to reflectance with the offset decided for it
+    (:func:`_item_offsets`); the Copernicus DEM of the same catalogue gives ``dem`` and
+    ``slope`` (read at once).
 
     Raises
     ------
@@ -238,12 +244,12 @@ def stac_stack(event: str | Event, *, pre: tuple[date, date], post: tuple[date, 
     spec = ev.grid(resolution_m)
     cat = stac.get_catalog(catalog)
     client = stac.open_client(cat, timeout=timeout)
-    items = _search(client, cat, spec, pre, post)
+    items = sorted(_search(client, cat, spec, pre, post), key=lambda it: (it.datetime, it.id))
     odc.stac.configure_rio(cloud_defaults=True, aws={"aws_unsigned": True},
-                           GDAL_HTTP_TIMEOUT=int(timeout), GDAL_HTTP_MAX_RETRY=2)
-    parts = [_lazy_group(its, off, spec, cat, bands, chunk) for off, its in _offsets(items).items()]
-    stack = xr.concat(parts, dim="time", data_vars="minimal").sortby("time")
-    dem, dem_prov = stac.load_dem(client, cat, spec)
+                           GDAL_HTTP_TIMEOUT=str(max(1, int(timeout))), GDAL_HTTP_MAX_RETRY="2")
+    offsets = _item_offsets(items, spec, cat, bands)
+    stack = _lazy_stack(items, offsets, spec, cat, bands, chunk)
+    dem, dem_prov = stac.load_dem(client, cat, spec, timeout=timeout)
     y, x = _grid.grid_coords(spec)
     stack = stack.assign_coords(y=y, x=x)
     stack["dem"] = (("y", "x"), dem)
@@ -251,21 +257,21 @@ def stac_stack(event: str | Event, *, pre: tuple[date, date], post: tuple[date, 
     stack.attrs.update(source="live", scene=ev.name, event=ev.name, event_date=ev.date,
                        resolution_m=float(resolution_m),
                        label=f"{ev.title}, live Sentinel-2 L2A ({cat.name}, {len(items)} items)",
-                       provenance=_provenance(cat, items, dem_prov))
+                       provenance=_provenance(cat, items, offsets, dem_prov))
     return stack.rio.write_crs(f"EPSG:{spec.epsg}").rio.write_transform(_geobox(spec).transform)
 
 
-def _provenance(cat: Any, items: Sequence, dem_prov: dict) -> str:
+def _provenance(cat: Any, items: Sequence, offsets: Sequence[dict], dem_prov: dict) -> str:
     import json
 
-    from s2slide.data.live import _grid, stac
+    from s2slide.data.live import _grid
 
     days = sorted({it.datetime.date().isoformat() for it in items})
-    return json.dumps({"route": "stac (odc-stac, Dask, lazy)", "catalog": cat.name,
-                       "catalog_url": cat.url, "collection": cat.collection,
-                       "items": [{"id": it.id, "offset": stac.item_offset(it)[0]} for it in items],
-                       "harmonisation": "per-item BOA offset (chapter 1's rule), checked per day "
-                                        "on COG overviews", "dem": dem_prov,
+    return json.dumps({"route": "stac (odc-stac, Dask, lazy; every item its own time step)",
+                       "catalog": cat.name, "catalog_url": cat.url, "collection": cat.collection,
+                       "items": list(offsets), "dem": dem_prov,
+                       "harmonisation": "per-item BOA offset: chapter 1's rule from the metadata, "
+                                        "checked on the item's pixels (COG overviews)",
                        "licence": _grid.licence(*days)}, default=str)
 
 
