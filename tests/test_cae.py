@@ -105,3 +105,62 @@ def test_bad_input(scene, tmp_path):
         cae.save_weights(cae.build_cae(5), tmp_path / "cae.h5")
     with pytest.raises(FileNotFoundError, match="save_weights"):
         cae.load_cae(tmp_path / "none.weights.h5", 5)
+
+
+def test_numpy_huber_is_keras_huber():
+    import keras
+
+    rng = np.random.default_rng(1)
+    y, p = rng.normal(size=(2, 30, 7, 7, 5)) * 1.5
+    expected = float(keras.losses.Huber()(y.astype(np.float32), p.astype(np.float32)))
+    assert cae.huber(y - p) == pytest.approx(expected, rel=1e-5)
+
+
+def test_decoder_output_is_constant_over_the_patch(scene):
+    """UpSampling2D repeats one value per layer: the reconstruction has no texture at all."""
+    stack, _ = scene
+    out = cae.build_cae(5, seed=0).predict(patches.extract(stack)[:50], verbose=0)
+    np.testing.assert_array_equal(out, np.broadcast_to(out[:, :1, :1], out.shape))
+
+
+def test_constant_patch_losses_bound_the_trained_cae(scene):
+    stack, padded = scene
+    batch = patches.extract(stack)
+    ref = cae.constant_patch_losses(batch)
+    mean_loss = cae.huber(batch - batch.mean(axis=(1, 2), keepdims=True))
+    assert ref["best_constant"] <= mean_loss + 1e-12 and ref["best_constant"] < ref["zeros"]
+    assert ref["zeros"] == pytest.approx(cae.huber(batch))
+    centre = batch.mean(axis=(1, 2), keepdims=True)
+    rng = np.random.default_rng(0)
+    for _ in range(5):  # no other constant patch does better: the floor is the optimum
+        shifted = centre + 0.05 * rng.normal(size=centre.shape)
+        assert cae.huber(batch - shifted) > ref["best_constant"]
+    model, _ = _train(padded, *patches.centres(np.ones(stack.shape[1:], bool)), seed=2)
+    assert cae.huber(batch - model.predict(batch, verbose=0)) >= ref["best_constant"]
+    with pytest.raises(InvalidInputError, match="p, p, D"):
+        cae.constant_patch_losses(batch[0])
+
+
+def test_matched_settings_make_the_papers_number_of_updates():
+    assert cae.weight_updates(105_000, batch_size=10_000, epochs=100) == 1_100
+    s = cae.matched_settings(105_000, n_patches=20_000, batch_size=256)
+    assert s == {"patches": 20_000, "batch_size": 256, "epochs": 14, "learning_rate": 0.1}
+    assert 1_100 <= cae.weight_updates(20_000, batch_size=256, epochs=14) < 1_100 + 79
+    assert cae.matched_settings(500, n_patches=20_000, batch_size=256)["patches"] == 500
+    with pytest.raises(InvalidInputError, match="at least 1"):
+        cae.weight_updates(0, batch_size=10, epochs=1)
+
+
+def test_train_features_repeats_the_steps_and_the_seed(scene):
+    stack, padded = scene
+    valid = np.ones(stack.shape[1:], bool)
+    valid[:, :3] = False
+    kw = {"n_patches": 300, "batch_size": 64, "epochs": 2, "learning_rate": 0.01}
+    _, hist, feats = cae.train_features(stack, valid, seed=5, **kw)
+    assert feats.shape == (12, 24, 24) and np.isnan(feats[:, :, :3]).all()
+    rows, cols = patches.sample_centres(valid, n=300, seed=5)  # the same steps by hand
+    manual = cae.build_cae(5, learning_rate=0.01, seed=5)
+    cae.train(manual, cae.patch_dataset(padded, rows, cols, batch_size=64, shuffle=True, seed=5), epochs=2)
+    np.testing.assert_allclose(cae.deep_features(manual, padded, valid), feats, atol=1e-5, equal_nan=True)
+    _, hist6, _ = cae.train_features(stack, valid, seed=6, **kw)
+    assert hist6["loss"] != hist["loss"]

@@ -102,3 +102,52 @@ def test_metrics_import_does_not_load_sklearn():
     code = "import sys, s2slide.metrics; print('sklearn' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_iou_from_f1_is_the_class_iou_for_any_counts():
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        truth = rng.random(500) < rng.uniform(0.02, 0.5)
+        pred = truth ^ (rng.random(500) < rng.uniform(0.01, 0.4))
+        s = metrics.scores(truth, pred)
+        assert metrics.iou_from_f1(s["f1"]) == pytest.approx(s["iou"])
+    np.testing.assert_allclose(metrics.iou_from_f1([0.0, 0.5, 1.0]), [0.0, 1 / 3, 1.0])
+    with pytest.raises(InvalidInputError, match="percent"):
+        metrics.iou_from_f1(83.0)
+
+
+def test_from_counts_matches_from_confusion_and_accepts_areas():
+    s = metrics.from_confusion([[40, 3], [5, 7]])
+    c = metrics.from_counts(tp=7, fp=3, fn=5, tn=40)
+    for key in ("precision", "recall", "f1", "iou", "miou", "accuracy"):
+        assert c[key] == pytest.approx(s[key])
+    half = metrics.from_counts(tp=0.7, fp=0.3, fn=0.5)  # areas: the unit does not matter
+    assert half["f1"] == pytest.approx(s["f1"]) and "miou" not in half
+    assert np.isnan(metrics.from_counts(tp=0, fp=0, fn=2)["precision"])
+    with pytest.raises(InvalidInputError, match="tn"):
+        metrics.from_counts(tp=1, fp=1, fn=1, tn=-2)
+
+
+def test_shahabi_table4_mious_are_landslide_ious_not_class_means():
+    """Seed 002's Table 4 (areas in ha, as printed): recompute its scores from TP, FP, FN.
+
+    The background is the study area of Section 2 minus TP, FP and FN (the paper does not print
+    TN). Its text defines mIoU as the mean overlap over the mean union, i.e. the landslide IoU.
+    """
+    from s2slide.models import cae
+
+    iou_match, mean_match = [], []
+    for row in cae.PAPER_TABLE4:
+        area_ha = cae.PAPER_AREA_KM2[row["site"]] * 100
+        tn = area_ha - row["tp_ha"] - row["fp_ha"] - row["fn_ha"]
+        s = metrics.from_counts(tp=row["tp_ha"], fp=row["fp_ha"], fn=row["fn_ha"], tn=tn)
+        for key in ("precision", "recall", "f1"):  # every printed P, R, F1 is recomputed
+            assert abs(s[key] - row[key]) <= 0.0051, (row["site"], row["features"], key)
+        assert metrics.iou_from_f1(s["f1"]) == pytest.approx(s["iou"])
+        iou_match.append(abs(s["iou"] - row["miou"]) <= 0.0051)
+        mean_match.append(abs(s["miou"] - row["miou"]) <= 0.0051)
+    # India (both rows) and China's input clustering print the landslide IoU; Taiwan's
+    # deep-feature row prints the two-class mean; China's deep-feature and Taiwan's input rows
+    # match neither, so only the recomputed landslide IoU compares like with like.
+    assert iou_match == [True, True, True, False, False, False]
+    assert mean_match == [False, False, False, False, False, True]

@@ -114,3 +114,32 @@ def test_bad_input(stack):
         patches.extract(stack, valid=np.ones((5, 9), bool))
     with pytest.raises(NoValidDataError, match="constant"):
         patches.standardize(np.ones((2, 4, 4)))
+
+
+@pytest.mark.parametrize("mode", patches.PAD_MODES)
+def test_local_mean_is_the_mean_of_each_patch(stack, mode):
+    rng = np.random.default_rng(0)
+    noisy = stack + rng.normal(size=stack.shape).astype(np.float32)
+    means = patches.local_mean(noisy, size=3, mode=mode)
+    view = patches.patch_view(noisy, size=3, mode=mode)  # (y, x, 3, 3, feature)
+    assert means.shape == noisy.shape and means.dtype == np.float32
+    np.testing.assert_allclose(means, np.moveaxis(view.mean(axis=(2, 3)), -1, 0), rtol=1e-5, atol=1e-4)
+    with pytest.raises(InvalidInputError, match="mode="):
+        patches.local_mean(noisy, mode="wrap")
+
+
+def test_sample_centres_is_a_seeded_sorted_subset():
+    valid = np.zeros((20, 30), bool)
+    valid[2:18, 5:25] = True
+    rows, cols = patches.sample_centres(valid, n=50, seed=4)
+    assert rows.size == 50 and valid[rows, cols].all()
+    flat = rows * 30 + cols
+    assert (np.diff(flat) > 0).all()  # sorted, no repeats
+    again = patches.sample_centres(valid, n=50, seed=4)
+    np.testing.assert_array_equal(flat, again[0] * 30 + again[1])
+    other = patches.sample_centres(valid, n=50, seed=5)
+    assert not np.array_equal(flat, other[0] * 30 + other[1])
+    for n in (None, 10_000):
+        np.testing.assert_array_equal(patches.sample_centres(valid, n=n)[0], patches.centres(valid)[0])
+    with pytest.raises(InvalidInputError, match="at least one"):
+        patches.sample_centres(valid, n=0)

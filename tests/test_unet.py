@@ -20,6 +20,24 @@ def test_output_shape_and_parameter_count():
     assert unet.parameter_count(6) == 1_941_537
 
 
+def test_input_standardisation_layer():
+    """input_mean/input_std: the model standardises its input itself, and copies of it do too."""
+    rng = np.random.default_rng(0)
+    mean, std = np.array([1.2, 0.3, 5.0]), np.array([0.2, 0.5, 2.0])
+    x = (mean + std * rng.normal(size=(1, 32, 32, 3))).astype(np.float32)
+    model = unet.build_unet(3, size=32, base_filters=4, depth=3, input_mean=mean, input_std=std)
+    first = model.get_layer("standardise")
+    np.testing.assert_allclose(np.asarray(first(x)), (x - mean) / std, rtol=1e-4, atol=1e-5)
+    assert model.count_params() == unet.parameter_count(3, base_filters=4, depth=3)
+    copy = unet.build_unet(3, size=32, base_filters=4, depth=3, input_mean=mean, input_std=std)
+    copy.set_weights(model.get_weights())
+    np.testing.assert_allclose(np.asarray(copy(x)), np.asarray(model(x)), rtol=1e-5)
+    with pytest.raises(InvalidInputError, match="one per channel"):
+        unet.build_unet(3, size=32, depth=3, input_mean=mean[:2], input_std=std[:2])
+    with pytest.raises(InvalidInputError, match="positive"):
+        unet.build_unet(3, size=32, depth=3, input_mean=mean, input_std=np.zeros(3))
+
+
 def test_bad_architecture():
     with pytest.raises(InvalidInputError, match="multiple of 16"):
         unet.build_unet(6, size=100)

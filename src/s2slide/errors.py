@@ -56,6 +56,14 @@ class AuthenticationError(S2SlideError, PermissionError):
     """Credentials are missing, wrong or expired."""
 
 
+class DataFileError(S2SlideError, OSError):
+    """A data file is truncated, corrupt, or not in the format expected."""
+
+
+class MissingFileError(DataFileError, FileNotFoundError):
+    """A data file that should exist is not there."""
+
+
 class DownloadError(S2SlideError, OSError):
     """A download failed or was cut short; nothing partial was kept."""
 

@@ -176,3 +176,47 @@ def extract(stack, *, valid=None, size: int = 7, mode: str = "reflect",
         raise ShapeMismatchError(f"valid {mask.shape} and stack {view.shape[:2]} (y, x) differ.")
     rows, cols = centres(mask, min_pixels=min_pixels)
     return np.ascontiguousarray(view[rows, cols])
+
+
+def sample_centres(valid, *, n: int | None, seed: int = 0,
+                   min_pixels: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` patch centres drawn at random (without replacement) from the valid pixels.
+
+    Returned in row-major order (sorted), like :func:`centres`; ``n=None`` or ``n`` >= the number
+    of valid pixels returns all of them. The same ``seed`` gives the same centres.
+
+    Returns
+    -------
+    (rows, cols) : int64 arrays (n,)
+    """
+    rows, cols = centres(valid, min_pixels=min_pixels)
+    if n is None:
+        return rows, cols
+    n = checks.integer("n", n, minimum=1, hint=": draw at least one patch centre (or None for all)")
+    if n >= rows.size:
+        return rows, cols
+    pick = np.sort(np.random.default_rng(seed).choice(rows.size, size=int(n), replace=False))
+    return rows[pick], cols[pick]
+
+
+def local_mean(stack, *, size: int = 7, mode: str = "reflect") -> np.ndarray:
+    """Mean of each layer over the ``size`` x ``size`` patch around every pixel.
+
+    The patch of :func:`patch_view` (same padding), averaged: the smoothed stack that a CAE whose
+    decoder outputs constant patches is trained to reproduce (chapter 5). Computed with SciPy's
+    ``uniform_filter`` (NumPy's ``"reflect"`` is SciPy's ``"mirror"``), without copying patches.
+
+    Returns
+    -------
+    ndarray float32, dims (feature, y, x)
+        Same units as ``stack``.
+    """
+    from scipy import ndimage
+
+    size = _check_size(size)
+    if mode not in PAD_MODES:
+        raise InvalidInputError(f"mode={mode!r}: use one of {', '.join(PAD_MODES)}.")
+    cube = _check_stack(stack, size=size).astype(np.float64)
+    scipy_mode = {"reflect": "mirror", "edge": "nearest", "constant": "constant"}[mode]
+    return np.stack([ndimage.uniform_filter(layer, size=size, mode=scipy_mode, cval=0.0)
+                     for layer in cube]).astype(np.float32)

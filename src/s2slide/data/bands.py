@@ -42,11 +42,33 @@ SEED000_BANDS: tuple[str, ...] = ("B02", "B03", "B04", "B8A", "B11")
 #: then slope (ALOS PALSAR), then DEM.
 L4S_CHANNELS: tuple[str, ...] = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B09",
                                  "B10", "B11", "B12", "slope", "dem")
-#: The official Landslide4Sense baseline's per-channel normalisation.
+#: The official Landslide4Sense baseline's per-channel normalisation ``(x - L4S_MEAN) / L4S_STD``
+#: (iarai/Landslide4Sense-2022). These are the baseline's constants, *not* the statistics of the
+#: files (see :data:`L4S_FILE_MEAN`): normalised real patches have means of about 0.8-1.5 and
+#: standard deviations of about 0.15-1, not 0 and 1. Kept because a model trained with the
+#: official code expects its input normalised this way.
 L4S_MEAN: tuple[float, ...] = (-0.4914, -0.3074, -0.1277, -0.0625, 0.0439, 0.0803, 0.0644, 0.0802,
                                0.3000, 0.4082, 0.0823, 0.0516, 0.3338, 0.7819)
 L4S_STD: tuple[float, ...] = (0.9325, 0.8775, 0.8860, 0.8869, 0.8857, 0.8418, 0.8354, 0.8491,
                               0.9061, 1.6072, 0.8848, 0.9232, 0.9018, 1.2913)
+
+#: What the real files hold, per channel (file units, pooled over every pixel): mean, standard
+#: deviation, and the landslide-versus-background contrast ``(mean over landslide pixels - mean
+#: over background pixels) / std``. Measured on the 15 real training patches of the mirror
+#: (``landslide4sense-sample``: ids 1, 3, 16, 27, 38, 40, 41, 45, 72, 253, 300, 461, 525, 600, 800;
+#: 245,760 pixels, 4,436 of them landslide) with
+#: ``l4s.channel_statistics(*l4s.read_patches(l4s.sample_pairs(), raw=True))``; tests/test_l4s.py
+#: recomputes them from the files. The one source of real statistics for the simulator
+#: (``simulate.l4s_patches``) and the transfer (``l4s.scene_channels``). 15 patches from a few
+#: regions: the full training set's values may differ (a full-mode run can measure its own).
+L4S_FILE_MEAN: tuple[float, ...] = (0.8818, 0.8867, 0.9578, 0.9661, 1.087, 1.062, 1.028, 1.04,
+                                    1.335, 1.768, 1.041, 1.055, 1.53, 2.667)
+L4S_FILE_STD: tuple[float, ...] = (0.1484, 0.1979, 0.2684, 0.422, 0.3734, 0.3527, 0.3631, 0.3898,
+                                   0.4291, 1.562, 0.4926, 0.6119, 0.5514, 1.071)
+L4S_FILE_CONTRAST: tuple[float, ...] = (0.983, 1.85, 2.0, 2.7, 1.58, -0.202, -0.402, -0.443,
+                                        -0.467, -0.242, 0.772, 1.66, 0.465, -0.0553)
+#: Share of landslide pixels in the same 15 patches (0-1).
+L4S_FILE_LANDSLIDE_SHARE = 0.01805
 
 #: L2A digital numbers: reflectance = (DN + BOA_ADD_OFFSET) / QUANTIFICATION_VALUE.
 QUANTIFICATION_VALUE = 10_000

@@ -46,6 +46,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 from collections.abc import Sequence
 from datetime import date
+from typing import NamedTuple
 
 import numpy as np
 import xarray as xr
@@ -53,7 +54,8 @@ from scipy import ndimage, stats
 
 from s2slide import checks
 from s2slide.data import harmonize
-from s2slide.data.bands import L4S_CHANNELS, L4S_MEAN, L4S_STD, QUANTIFICATION_VALUE, S2_L2A_BANDS
+from s2slide.data.bands import (L4S_CHANNELS, L4S_FILE_CONTRAST, L4S_FILE_MEAN, L4S_FILE_STD,
+                                QUANTIFICATION_VALUE, S2_L2A_BANDS)
 from s2slide.errors import InvalidInputError, SceneNotFoundError
 from s2slide.data.scenes import get_scene
 
@@ -998,7 +1000,7 @@ def _patch_landscape(rng: np.random.Generator, landscapes: tuple[str, ...] | Non
 
     ``landscapes=None``: a random preset of :data:`PRESETS` (Barhabise included) with generic
     overrides (no dry valley, green cover 0.5-0.95, zenith 25-55, azimuth 120-170): the mix
-    of earlier versions, kept so that their patches and ``_L4S_PHYS_*`` stay valid.
+    of earlier versions.
     Named landscapes keep each preset's own character (forest type; Luding's dry valley:
     shrub and grass on sun-facing lower flanks, fields only on flat low ground, no terraces),
     with sparser green cover (0.35-0.8) and a summer sun like that of the Landslide4Sense
@@ -1017,7 +1019,8 @@ def _patch_landscape(rng: np.random.Generator, landscapes: tuple[str, ...] | Non
 
 def _patch(rng: np.random.Generator, *, size: int, res_m: float,
            landscapes: tuple[str, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """One Landslide4Sense-like patch: 14 physical channels (float32, (14, y, x)) and its mask.
+    """One Landslide4Sense-like patch: 14 physical channels (float32, (14, y, x)) and the
+    landslide fraction of each pixel (float32, (y, x), 0-1; the mask is fraction >= 0.5).
 
     Channels: reflectance of B01-B12 (incl. B10 cirrus, ~0.005 on clear days), slope (deg),
     DEM (m). A random hillside of a random landscape (:func:`_patch_landscape`), ~60 % of
@@ -1046,48 +1049,91 @@ def _patch(rng: np.random.Generator, *, size: int, res_m: float,
     _sensor(rngs["sensor"], refl, res_m=res_m)
     cirrus = 0.005 + 0.002 * textures[0] + rngs["sensor"].normal(0, 0.001, shape).astype(np.float32)
     chans = np.concatenate([refl[:9], cirrus[None], refl[10:], slope[None], dem[None]])
-    return chans.astype(np.float32), (new >= 0.5).astype(np.uint8)
+    return chans.astype(np.float32), np.clip(new, 0, 1).astype(np.float32)
 
 
 def _l4s_raw(rng: np.random.Generator, n: int, size: int,
              landscapes: tuple[str, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` patches in physical units (n, size, size, 14) and landslide fractions (n, size, size)."""
     images = np.empty((n, size, size, len(L4S_CHANNELS)), np.float32)
-    masks = np.empty((n, size, size), np.uint8)
+    fractions = np.empty((n, size, size), np.float32)
     for i in range(n):
-        chans, masks[i] = _patch(rng, size=size, res_m=10.0, landscapes=landscapes)
+        chans, fractions[i] = _patch(rng, size=size, res_m=10.0, landscapes=landscapes)
         images[i] = np.moveaxis(chans, 0, -1)
-    return images, masks
+    return images, fractions
 
 
-#: Mean and std of the *physical* channels (reflectance, slope in degrees, DEM in m) over
-#: 96 patches of ``_l4s_physical_stats(96, seed=20220101)``; tests recompute them. Used to
-#: map each channel linearly onto the raw statistics of the real files (L4S_MEAN / L4S_STD).
-_L4S_PHYS_MEAN = np.array([0.05008, 0.05256, 0.07324, 0.06618, 0.1117, 0.2012, 0.2392, 0.2573,
-                           0.2703, 0.004998, 0.1874, 0.1149, 31.66, 1523.9])
-_L4S_PHYS_STD = np.array([0.01868, 0.02830, 0.03176, 0.04579, 0.03958, 0.05435, 0.07011,
-                          0.08120, 0.08302, 0.002237, 0.06672, 0.05702, 11.32, 605.9])
+#: Channels whose landslide-versus-background contrast is calibrated to the real files: the
+#: 12 spectral ones. Slope and DEM keep the generator's own (landslides on steep ground).
+_SPECTRAL = slice(0, 12)
 
 
-def _l4s_physical_stats(n: int, *, seed: int,
-                        landscapes: tuple[str, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and std of ``n`` patches before scaling (to check the constants)."""
-    images, _ = _l4s_raw(np.random.default_rng(np.random.SeedSequence(seed)), n, 128, landscapes)
-    flat = images.reshape(-1, images.shape[-1]).astype(np.float64)
-    return flat.mean(axis=0), flat.std(axis=0)
+def _moments(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pooled per-channel mean and std (float64, (14,)) of (n, y, x, 14), one channel at a time."""
+    chans = [images[..., k].astype(np.float64) for k in range(images.shape[-1])]
+    return np.array([c.mean() for c in chans]), np.array([c.std() for c in chans])
+
+
+def _contrast(images: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """(mean over landslide - mean over background) / pooled std, per channel (float64, (14,))."""
+    ls = masks.astype(bool)
+    _, std = _moments(images)
+    return np.array([(images[..., k][ls].mean(dtype=np.float64)
+                      - images[..., k][~ls].mean(dtype=np.float64)) / std[k]
+                     for k in range(images.shape[-1])])
+
+
+class _Calibration(NamedTuple):
+    """Map from physical channels to file units: standardise, shift landslides, rescale."""
+
+    phys_mean: np.ndarray
+    phys_std: np.ndarray
+    shift: np.ndarray       # std units, times each pixel's landslide fraction
+    mid_mean: np.ndarray
+    mid_std: np.ndarray
 
 
 @functools.lru_cache(maxsize=8)
-def _source_stats(landscapes: tuple[str, ...] | None) -> tuple[np.ndarray, np.ndarray]:
-    """Physical mean and std that the unit conversion maps onto ``L4S_MEAN`` / ``L4S_STD``.
+def _calibration(landscapes: tuple[str, ...] | None, n: int = 48,
+                 seed: int = 20220101) -> _Calibration:
+    """Fit the map onto the real files' statistics on ``n`` patches of the same landscapes.
 
-    Fitted to the source itself (48 patches, ~2 s, once per session), as the official
-    statistics were computed from the real training set: normalised source data are then
-    about N(0, 1) per channel whatever the landscapes, and what differs from a target
-    scene standardised with ``l4s.scene_channels`` is the shape of the distributions.
+    Fitted to the source itself (~3 s, once per session), as the real statistics were measured
+    on real patches. The generator's physical landslides stand out more than real ones do
+    (its fresh-scar spectrum is brighter, in the red edge and NIR too, than the labelled
+    landslides of Landslide4Sense, whose 10 m pixels mix scar, debris and regrowth), so each
+    spectral channel's landslide pixels are shifted, in proportion to their landslide fraction,
+    until the landslide-versus-background contrast is that of the real files
+    (``bands.L4S_FILE_CONTRAST``); then mean and std are mapped onto ``bands.L4S_FILE_MEAN`` and
+    ``L4S_FILE_STD``. Three fixed-point steps bring the contrast within ~0.01 std on this sample.
     """
-    if landscapes is None:
-        return _L4S_PHYS_MEAN, _L4S_PHYS_STD
-    return _l4s_physical_stats(48, seed=20220101, landscapes=landscapes)
+    images, fractions = _l4s_raw(np.random.default_rng(np.random.SeedSequence(seed)), n, 128,
+                                 landscapes)
+    masks = fractions >= 0.5
+    phys_mean, phys_std = _moments(images)
+    z = ((images - phys_mean) / phys_std).astype(np.float32)
+    gain = fractions[masks].mean() - fractions[~masks].mean()  # shift of the contrast per unit
+    shift = np.zeros(len(L4S_CHANNELS))
+    target = np.asarray(L4S_FILE_CONTRAST)
+    for _ in range(3):
+        shifted = z + (shift.astype(np.float32) * fractions[..., None])
+        mid_mean, mid_std = _moments(shifted)
+        error = (target - _contrast(shifted, masks))[_SPECTRAL]
+        shift[_SPECTRAL] += error * mid_std[_SPECTRAL] / gain
+    shifted = z + (shift.astype(np.float32) * fractions[..., None])
+    mid_mean, mid_std = _moments(shifted)
+    return _Calibration(phys_mean, phys_std, shift, mid_mean, mid_std)
+
+
+def _to_file_units(images: np.ndarray, fractions: np.ndarray, cal: _Calibration) -> np.ndarray:
+    """Apply a :class:`_Calibration` to physical patches (n, y, x, 14), in place; float32."""
+    images -= cal.phys_mean.astype(np.float32)
+    images /= cal.phys_std.astype(np.float32)
+    images += cal.shift.astype(np.float32) * fractions[..., None]
+    scale = np.asarray(L4S_FILE_STD) / cal.mid_std
+    images *= scale.astype(np.float32)
+    images += (np.asarray(L4S_FILE_MEAN) - cal.mid_mean * scale).astype(np.float32)
+    return images
 
 
 def _check_landscapes(landscapes: Sequence[str] | None) -> tuple[str, ...] | None:
@@ -1124,9 +1170,11 @@ def l4s_patches(n: int, *, seed: int = 0, size: int = 128,
     -------
     images : ndarray of float32, shape (n, size, size, 14)
         Channels in the order of :data:`s2slide.data.bands.L4S_CHANNELS` (B01-B12 incl. B10, slope,
-        DEM), scaled linearly so that each channel's mean and std over many patches (of the
-        same ``landscapes``) match the raw statistics of the real files (``bands.L4S_MEAN`` /
-        ``L4S_STD``); normalise with ``(x - L4S_MEAN) / L4S_STD`` as the official baseline does.
+        DEM), in file units: over many patches (of the same ``landscapes``) each channel has the
+        mean and std measured on real Landslide4Sense files (``bands.L4S_FILE_MEAN`` /
+        ``L4S_FILE_STD``), and each spectral channel their landslide-versus-background contrast
+        (``bands.L4S_FILE_CONTRAST``; see ``_calibration``). Normalise with ``l4s.normalise``
+        (the official ``(x - L4S_MEAN) / L4S_STD``), as for real files.
     masks : ndarray of uint8, shape (n, size, size)
         1 = landslide (about 2 % of all pixels; ~40 % of patches hold none).
     """
@@ -1137,11 +1185,7 @@ def l4s_patches(n: int, *, seed: int = 0, size: int = 128,
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InvalidInputError(f"seed={seed!r}: give a non-negative integer, e.g. seed=0")
     names = _check_landscapes(landscapes)
-    mean, std = _source_stats(names)
-    images, masks = _l4s_raw(np.random.default_rng(np.random.SeedSequence([int(seed), 4])), n, size,
-                             names)
-    scale = (np.asarray(L4S_STD) / std).astype(np.float32)
-    shift = (np.asarray(L4S_MEAN) - mean * np.asarray(L4S_STD) / std).astype(np.float32)
-    images *= scale
-    images += shift
-    return images, masks
+    cal = _calibration(names)
+    images, fractions = _l4s_raw(np.random.default_rng(np.random.SeedSequence([int(seed), 4])), n,
+                                 size, names)
+    return _to_file_units(images, fractions, cal), (fractions >= 0.5).astype(np.uint8)

@@ -36,7 +36,8 @@ def _block(x, filters: int, dropout: float):
 
 
 def build_unet(channels: int, *, size: int = 128, base_filters: int = 16, depth: int = 5,
-               dropout: tuple[float, ...] = DROPOUT, seed: int | None = 0):
+               dropout: tuple[float, ...] = DROPOUT, seed: int | None = 0,
+               input_mean=None, input_std=None):
     """Build (not compile) seed 001's U-Net.
 
     Parameters
@@ -54,6 +55,14 @@ def build_unet(channels: int, *, size: int = 128, base_filters: int = 16, depth:
         Dropout rate of each level (top to bottom), reused on the way up.
     seed : int or None
         Seed of Keras' random initialisation (``keras.utils.set_random_seed``).
+    input_mean, input_std : sequence of float, optional
+        Per-channel mean and standard deviation of the training images (``channels`` each, in
+        the units the images come in): a ``keras.layers.Normalization`` layer in front of the
+        network standardises every input with them, so the model carries its input scaling
+        with it (training, validation, a new scene alike). None: no such layer. A departure
+        from seed 001, whose code scales each patch on its own; used because inputs far from
+        mean 0 and spread 1 (as officially normalised Landslide4Sense patches are) slow
+        gradient descent down (LeCun et al. 1998, Efficient BackProp; Ioffe and Szegedy 2015).
 
     Returns
     -------
@@ -67,7 +76,7 @@ def build_unet(channels: int, *, size: int = 128, base_filters: int = 16, depth:
     if seed is not None:
         keras.utils.set_random_seed(int(seed))
     inputs = keras.Input((size, size, channels), name="image")
-    x, skips = inputs, []
+    x, skips = _standardise(inputs, input_mean, input_std, channels), []
     for level in range(depth):
         x = _block(x, base_filters * 2 ** level, dropout[level])
         if level < depth - 1:
@@ -79,6 +88,27 @@ def build_unet(channels: int, *, size: int = 128, base_filters: int = 16, depth:
         x = _block(x, base_filters * 2 ** level, dropout[level])
     outputs = layers.Conv2D(1, 1, activation="sigmoid", name="probability")(x)
     return keras.Model(inputs, outputs, name=f"unet_{base_filters}")
+
+
+def _standardise(inputs, mean, std, channels: int):
+    """``inputs`` through a fixed per-channel Normalization layer, or unchanged when both are None."""
+    if mean is None and std is None:
+        return inputs
+    import numpy as np
+    from keras import layers
+
+    try:
+        mean, std = (np.asarray(v, dtype=np.float64).reshape(-1) for v in (mean, std))
+    except (TypeError, ValueError) as err:
+        raise InvalidInputError(f"input_mean and input_std must both be numbers per channel "
+                                f"({err}), e.g. from l4s.normalised_moments(reference=...)") from err
+    if mean.size != channels or std.size != channels:
+        raise InvalidInputError(f"input_mean has {mean.size} and input_std {std.size} values for "
+                                f"{channels} channels: give one per channel")
+    if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
+        raise InvalidInputError("input_mean must be finite and input_std finite and positive: "
+                                "compute them on the training images")
+    return layers.Normalization(axis=-1, mean=mean, variance=std ** 2, name="standardise")(inputs)
 
 
 def _check_arch(channels: int, size: int, base_filters: int, depth: int, dropout) -> None:
