@@ -106,17 +106,26 @@ def test_custom_event_windows_are_checked_before_any_data():
 
 
 def test_unet_width_is_read_from_the_weights_and_the_unet_map_is_made(luding_map, tmp_path):
-    """Chapter 6's checkpoint in the cache (an untrained network here: only the plumbing is
-    tested): its width is read from the file, and the recipe adds the U-Net's map."""
+    """Chapter 6's checkpoint in the cache and its input moments in its results file (an
+    untrained network here: only the plumbing is tested): the network is rebuilt with the
+    file's width and the moments, and the recipe adds the U-Net's map."""
+    import json
+
     from s2slide import config
     from s2slide.models import unet
 
     path = config.cache_dir() / "checkpoints" / rapid.UNET_CHECKPOINTS[0]
     path.parent.mkdir(parents=True, exist_ok=True)
+    mean, std = np.linspace(-0.5, 0.5, 6), np.linspace(0.5, 1.5, 6)
     for base in (8, 16):
-        unet.build_unet(6, base_filters=base, seed=0).save_weights(str(path))
+        unet.build_unet(6, base_filters=base, seed=0, input_mean=mean, input_std=std).save_weights(str(path))
         assert rapid.unet_width(path) == base
-    assert rapid.unet_weights() == path
+    assert rapid.unet_weights() is None  # weights without chapter 6's results file: not usable
+    results = config.results_dir() / rapid.UNET_RESULTS
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps({"input_mean": mean.tolist(), "input_std": std.tolist()}))
+    checkpoint = rapid.unet_weights()
+    assert checkpoint.path == path and np.allclose(checkpoint.input_std, std)
     stack = luding_map.stack.isel(x=slice(0, 128))
     em = rapid.map_event("luding-2022", stack=stack, method="unet", out_dir=tmp_path)
     assert em.masks["unet"].shape == (128, 128) and not em.notes

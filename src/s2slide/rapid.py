@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import xarray as xr
@@ -33,6 +33,19 @@ from s2slide.errors import InvalidInputError, NoValidDataError
 METHODS = ("dndvi", "rdndvi", "kmeans", "unet")
 #: Chapter 6's checkpoints (in ``<S2SLIDE_CACHE>/checkpoints``), best first.
 UNET_CHECKPOINTS = ("06_unet_aug.weights.h5", "06_unet_noaug.weights.h5")
+#: Chapter 6's results file (in ``<S2SLIDE_RESULTS>``): it holds the input moments of its U-Net.
+UNET_RESULTS = "06_unet_transfer.json"
+UNET_HINT = ("run chapter 6 to its end on this machine: it saves the U-Net's weights "
+             f"(<cache>/checkpoints/{UNET_CHECKPOINTS[0]}) and, in its results file, the input "
+             "mean and std the network standardises with")
+
+
+class Checkpoint(NamedTuple):
+    """Chapter 6's trained U-Net: its weights file and the input moments it was built with."""
+
+    path: Path
+    input_mean: np.ndarray
+    input_std: np.ndarray
 #: Default minimum mapping unit (m2): four 20 m pixels.
 MMU_M2 = 1600.0
 
@@ -65,10 +78,25 @@ def ndvi_pair(scene: xr.Dataset, *, nir: str = "B8A") -> tuple[np.ndarray, np.nd
                  for w in ("pre", "post"))
 
 
-def unet_weights() -> Path | None:
-    """Chapter 6's trained U-Net weights in this machine's cache, or None."""
+def unet_weights() -> Checkpoint | None:
+    """Chapter 6's trained U-Net on this machine, or None.
+
+    Its weights are in the cache; the input mean and std of its ``Normalization`` layer are not
+    in the weights file (they are constants, not variables), so they are read from chapter 6's
+    results file (``input_mean``, ``input_std``). Both must be there.
+    """
+    import json
+
     folder = config.cache_dir() / "checkpoints"
-    return next((folder / n for n in UNET_CHECKPOINTS if (folder / n).is_file()), None)
+    path = next((folder / n for n in UNET_CHECKPOINTS if (folder / n).is_file()), None)
+    if path is None:
+        return None
+    try:
+        record = json.loads((config.results_dir() / UNET_RESULTS).read_text())
+        mean, std = (np.asarray(record[k], dtype=np.float64) for k in ("input_mean", "input_std"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return Checkpoint(path, mean, std) if mean.shape == std.shape == (6,) else None
 
 
 def unet_width(weights: Path, *, channels: int = 6) -> int:
@@ -93,12 +121,14 @@ def unet_width(weights: Path, *, channels: int = 6) -> int:
     return int(first[0][3])
 
 
-def unet_probability(scene: xr.Dataset, weights: Path) -> np.ndarray:
+def unet_probability(scene: xr.Dataset, checkpoint: Checkpoint) -> np.ndarray:
     """Landslide probability (float32 0-1, (y, x)) from chapter 6's U-Net on the post image.
 
-    The six channels of seed 001 (:func:`s2slide.data.l4s.scene_channels`, standardised over
-    the scene's valid pixels); the network's width is read from the weights file
-    (:func:`unet_width`); tiles of 128 px with a 32 px overlap, blended.
+    The six channels of seed 001, moment-matched to the network's training data as chapter 6
+    does for Barhabise (:func:`s2slide.data.l4s.scene_channels`, given a two-value reference
+    whose mean and std are the checkpoint's); the network is rebuilt with the width read from
+    the weights file (:func:`unet_width`) and the checkpoint's input moments; tiles of 128 px
+    with a 32 px overlap, blended.
     """
     import warnings
 
@@ -106,22 +136,25 @@ def unet_probability(scene: xr.Dataset, weights: Path) -> np.ndarray:
     from s2slide.data import l4s
     from s2slide.models import unet
 
-    x = l4s.scene_channels(scene, when="post", valid=scene["valid"].values)
-    model = unet.build_unet(x.shape[-1], base_filters=unet_width(weights, channels=x.shape[-1]))
+    mean, std = checkpoint.input_mean, checkpoint.input_std
+    reference = np.stack([mean - std, mean + std])[None, :, None, :]  # pooled mean, std: exactly these
+    x = l4s.scene_channels(scene, when="post", valid=scene["valid"].values, reference=reference)
+    model = unet.build_unet(x.shape[-1], base_filters=unet_width(checkpoint.path, channels=x.shape[-1]),
+                            input_mean=mean, input_std=std)
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)  # a layer left unloaded is an error here
         try:
-            model.load_weights(str(weights))
+            model.load_weights(str(checkpoint.path))
         except (UserWarning, ValueError) as err:
-            raise InvalidInputError(f"{weights} does not fit chapter 6's U-Net ({err}); run "
-                                    "chapter 6 again to retrain it") from err
+            raise InvalidInputError(f"{checkpoint.path} does not fit chapter 6's U-Net ({err}); "
+                                    "run chapter 6 again to retrain it") from err
     return tiling.predict_tiled(x, lambda b: model.predict(b, verbose=0), tile=128, overlap=32)
 
 
 def detect(scene: xr.Dataset, *, methods: Sequence[str] = ("dndvi", "rdndvi", "kmeans"),
            rd_threshold: float = indices.RDNDVI_THRESHOLD,
            min_slope_deg: float = indices.MIN_SLOPE_DEG, seed: int = 0,
-           weights: Path | None = None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+           weights: Checkpoint | None = None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Change maps of a composite pair: bool masks and the continuous score behind each.
 
     ``"dndvi"``: NDVI(post) - NDVI(pre) < -0.2 (seed 000); ``"rdndvi"``: :func:`indices.rdndvi_mask`;
@@ -201,8 +234,7 @@ def map_event(event: str | events.Event, *, source: str = "auto", pre_days: int 
         raise InvalidInputError(f"method={method!r}; use one of {', '.join(METHODS)}")
     weights = unet_weights()
     if method == "unet" and weights is None:
-        raise NoValidDataError("no trained U-Net in the cache: run chapter 6 (it saves "
-                               f"checkpoints/{UNET_CHECKPOINTS[0]}) or pick method='rdndvi'")
+        raise NoValidDataError(f"no trained U-Net here: {UNET_HINT}; or pick method='rdndvi'")
     stack = stack if stack is not None else stacks.load_stack(
         ev, source=source, pre_days=pre_days, post_days=post_days, seed=seed)
     scene = composite.composite_pair(stack, method=compositing)
@@ -211,8 +243,8 @@ def map_event(event: str | events.Event, *, source: str = "auto", pre_days: int 
     gdf = landslides.from_scene(masks[method], scene, min_area_m2=mmu_m2,
                                 epicentre_lonlat=ev.epicentre_lonlat)
     notes = [] if weights is not None else [
-        "no U-Net: chapter 6's trained weights are not in this machine's cache (run chapter 6 "
-        f"here first; it saves checkpoints/{UNET_CHECKPOINTS[0]}); the other three maps are made"]
+        f"no U-Net map: chapter 6's trained network is not on this machine ({UNET_HINT}); "
+        "the other three maps are made"]
     em = EventMap(ev, stack, scene, masks, scores, method, gdf,
                   stats.summary(landslides.areas_km2(gdf), min_area_km2=mmu_m2 / 1e6), notes=notes)
     em.files = write_outputs(em, out_dir or config.results_dir() / "event_maps")
