@@ -53,9 +53,12 @@ notebooks: venv $(MIRROR_DEP)
 	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
 	  -n $(JOBS) --dist loadfile -q notebooks
 
-# Each light chapter alone in a fresh Colab stand-in (tests/test_colab.py); S2SLIDE_COLAB_ALL=1 adds
-# the heavy ones (05, 06, 08), as the weekly CI run does.
+# Each light chapter alone in a fresh Colab stand-in (tests/test_colab.py), built from Colab's own
+# pip freeze (../shared/colab/pip-freeze.txt, or S2SLIDE_COLAB_FREEZE) on Python 3.13 (else 3.12, 3.11:
+# the first line says which); S2SLIDE_COLAB_ALL=1 adds the heavy ones (05, 06, 08), as the weekly CI
+# run does. The first run builds the base from PyPI (minutes); later ones reuse _build/colab-base.
 colab: venv $(MIRROR_DEP)
+	@$(PY) tests/test_colab.py
 	$(PY) -m pytest tests -m colab -n $(JOBS) -q
 
 site: html

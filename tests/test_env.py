@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import tempfile
 import time
+from pathlib import Path
+
+import pytest
 
 from s2slide.data import net
 from s2slide.records import env
@@ -29,3 +34,39 @@ def test_package_table_and_locations(tmp_path, monkeypatch):
     monkeypatch.setenv("S2SLIDE_CACHE", str(tmp_path / "c"))
     assert env.locations()["cache (downloads, live scenes)"] == str(tmp_path / "c")
     assert env.in_colab() is False
+
+
+FREEZE = Path(__file__).resolve().parents[2] / "shared" / "colab" / "pip-freeze.txt"
+
+
+def test_read_freeze_reads_colab_published_record():
+    """Colab's real pip freeze (../shared/colab): 646 lines, of which 634 are ``name==version``."""
+    if not FREEZE.is_file():
+        pytest.skip("Colab's pip freeze (../shared/colab/pip-freeze.txt) is not here")
+    freeze = env.read_freeze(FREEZE.read_text())
+    assert len(freeze) == 634
+    assert freeze["numpy"] == "2.1.3" and freeze["psutil"] == "5.9.5"
+    assert freeze["pyyaml"] == "6.0.3"  # "PyYAML" in the file: names are normalized
+    assert "google-colab" not in freeze and "torch" not in freeze  # "name @ url" lines carry no version
+
+
+def test_changed_packages_lists_changed_and_removed_not_added():
+    before = {"PyYAML": "6.0.3", "psutil": "5.9.5", "numpy": "2.1.3", "rasterio": "1.5.1"}
+    now = {"pyyaml": "6.0.3", "psutil": "7.2.2", "numpy": "2.1.3", "codecarbon": "3.3.2"}
+    assert env.changed_packages(before, now=now) == {"psutil": ("5.9.5", "7.2.2"),
+                                                     "rasterio": ("1.5.1", "removed")}
+    assert env.changed_packages(env.installed_versions()) == {}
+
+
+def test_setup_changes_compares_with_the_cell_snapshot(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert env.setup_snapshot() == tmp_path / env.SETUP_SNAPSHOT
+    assert "nothing to compare" in env.setup_changes()  # no snapshot: the cell did not run (not Colab)
+    installed = env.installed_versions()
+    env.setup_snapshot().write_text(json.dumps(installed))
+    assert env.setup_changes() == (
+        f"The setup cell changed none of the {len(installed)} packages this runtime started with.")
+    env.setup_snapshot().write_text(json.dumps({**installed, "numpy": "0.0.1", "gone-package": "1.0"}))
+    said = env.setup_changes()
+    assert f"changed 2 of the {len(installed) + 1} packages" in said
+    assert "gone-package 1.0 -> removed" in said and "numpy 0.0.1 -> " in said and "Restart" in said

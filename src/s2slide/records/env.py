@@ -5,17 +5,26 @@ Every network check is bounded by a short timeout, so offline machines answer at
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import re
+import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 
 from s2slide import config
 from s2slide.config import ENDPOINTS
 from s2slide.data.net import reachable
 from s2slide.errors import SettingError
 
+#: The file, in the temporary folder, where the Colab setup cell (every chapter's first code cell)
+#: records ``{distribution: version}`` of the runtime before it installs anything. It is written once
+#: per runtime (a second run of the cell keeps the first record), so it is Colab's own image.
+SETUP_SNAPSHOT = "s2slide-colab-before.json"
 
 
 @dataclass(frozen=True)
@@ -53,8 +62,8 @@ def package_table(names: tuple[str, ...] | None = None) -> dict[str, str]:
     names = names or (
         "s2slide", "numpy", "scipy", "xarray", "rasterio", "rioxarray", "geopandas",
         "scikit-learn", "opencv-python-headless", "tensorflow-cpu", "tensorflow", "keras",
-        "h5py", "spectral", "pystac-client", "odc-stac", "earthengine-api", "geemap",
-        "codecarbon", "pooch", "jupyter-book", "nbval",
+        "h5py", "dask", "distributed", "pystac-client", "odc-stac", "earthengine-api", "geemap",
+        "codecarbon", "psutil", "pooch", "jupyter-book", "nbval",
     )
     table = {}
     for name in names:
@@ -104,3 +113,84 @@ def locations() -> dict[str, str]:
         "offline mode": _setting(config.offline),
         "in Colab": str(in_colab()),
     }
+
+
+def _normalize(name: str) -> str:
+    """A distribution name as PyPI compares them (PEP 503: lower case, runs of ``-_.`` -> ``-``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def read_freeze(text: str) -> dict[str, str]:
+    """``{name: version}`` from the text of a ``pip freeze`` (such as Colab's published one).
+
+    Parameters
+    ----------
+    text : str
+        Lines ``name==version``; comments, blank lines and ``name @ url`` lines (a package
+        installed from a file or repository, with no version in the line) are skipped.
+
+    Returns
+    -------
+    dict of str to str
+        Normalized names (PEP 503) to version strings.
+    """
+    out = {}
+    for line in text.splitlines():
+        name, sep, version = line.split("#")[0].strip().partition("==")
+        if sep and name and version:
+            out[_normalize(name)] = version.strip()
+    return out
+
+
+def installed_versions() -> dict[str, str]:
+    """``{name: version}`` of every distribution the running interpreter sees (names normalized)."""
+    return {_normalize(d.metadata["Name"]): d.version for d in metadata.distributions()
+            if d.metadata["Name"]}
+
+
+def changed_packages(before: Mapping[str, str], *,
+                     now: Mapping[str, str] | None = None) -> dict[str, tuple[str, str]]:
+    """The packages of ``before`` whose installed version is no longer the same.
+
+    Parameters
+    ----------
+    before : mapping of str to str
+        ``{name: version}`` as it was (a snapshot, or Colab's published ``pip freeze``).
+    now : mapping of str to str, optional
+        As it is now; by default what the running interpreter has installed.
+
+    Returns
+    -------
+    dict of str to (str, str)
+        ``{name: (version before, version now)}``, "removed" where a package is gone; packages
+        added since are not changes to ``before`` and are not listed.
+    """
+    now = installed_versions() if now is None else {_normalize(k): v for k, v in now.items()}
+    before = {_normalize(k): v for k, v in before.items()}
+    return {name: (version, now.get(name, "removed")) for name, version in sorted(before.items())
+            if now.get(name) != version}
+
+
+def setup_snapshot() -> Path:
+    """Where the Colab setup cell keeps the runtime's versions from before it installed anything."""
+    return Path(tempfile.gettempdir()) / SETUP_SNAPSHOT
+
+
+def setup_changes() -> str:
+    """One sentence: which of Colab's own packages the setup cell changed (chapter 0 prints it).
+
+    Compares the versions installed now with the snapshot the setup cell wrote before installing
+    (:func:`setup_snapshot`); where there is none (not on Colab) it says so.
+    """
+    path = setup_snapshot()
+    if not path.exists():
+        return ("No record of a Colab setup (the first cell installs nothing outside Colab): "
+                "nothing to compare.")
+    before = json.loads(path.read_text())
+    changed = changed_packages(before)
+    if not changed:
+        return f"The setup cell changed none of the {len(before)} packages this runtime started with."
+    listed = ", ".join(f"{name} {old} -> {new}" for name, (old, new) in changed.items())
+    return (f"The setup cell changed {len(changed)} of the {len(before)} packages this runtime started "
+            f"with: {listed}. Restart the runtime (Runtime > Restart session) so that Python uses "
+            "the installed versions, and report it to the course.")
