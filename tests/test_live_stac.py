@@ -23,9 +23,10 @@ from rasterio.transform import from_origin
 
 import replay
 from loopback import LoopbackServer
+from s2slide.data import bands as s2bands
 from s2slide.data import live
-from s2slide.errors import (CloudCoverError, MissingBandError, NetworkUnavailableError,
-                            S2SlideError, SceneNotFoundError)
+from s2slide.errors import (CloudCoverError, InvalidInputError, MissingBandError,
+                            NetworkUnavailableError, S2SlideError, SceneNotFoundError)
 from s2slide.data.live import _grid, stac
 from s2slide.data.scenes import SceneSpec, get_scene
 
@@ -180,6 +181,16 @@ def test_scl_and_nodata_make_valid(luding):
     assert valid.sum() == SPEC.height * SPEC.width - 30 * 40 - SPEC.height * 10
 
 
+def test_scl_mask_is_passed_to_the_route(catalogue, online):
+    """``scl_mask`` decides ``valid``: masking only nodata keeps the pre-event cloud."""
+    _, cat = catalogue
+    ds = live.load_live("luding", route="stac", catalog=cat, scl_mask=[0])
+    assert ds["valid"].values[:30, :40].all() and not ds["valid"].values[:, -10:].any()
+    assert json.loads(ds.attrs["provenance"])["scl_mask"] == [0]
+    with pytest.raises(InvalidInputError, match="SCL codes"):
+        live.load_live("luding", route="stac", catalog=cat, scl_mask=[13])
+
+
 def test_dem_resampled_and_slope_of_the_plane(luding):
     dem, slope = luding["dem"].values, luding["slope"].values
     assert np.isfinite(dem).all() and 1000 < dem.min() < dem.max() < 5000
@@ -280,9 +291,15 @@ def test_slope_of_tilted_planes():
 
 def test_scl_to_valid_and_cloud_fraction():
     scl = np.arange(12).reshape(3, 4)
-    valid = _grid.valid_from_scl(scl)
+    valid = _grid.valid_from_scl(scl)          # default: snow (11) masked, shadow (2) kept
     assert valid.tolist() == [[False, False, True, False], [True, True, True, True],
-                              [False, False, False, True]]
+                              [False, False, False, False]]
+    shadow_too = _grid.valid_from_scl(scl, scl_mask={*s2bands.SCL_INVALID, *s2bands.SCL_SHADOW})
+    assert shadow_too.sum() == valid.sum() - 1 and not shadow_too[0, 2]
+    assert _grid.valid_from_scl(scl, scl_mask=[0]).sum() == 11
+    for bad in ("2", [2, 12], [2.5], 2):
+        with pytest.raises(InvalidInputError, match="SCL codes 0-11"):
+            _grid.valid_from_scl(scl, scl_mask=bad)
     assert _grid.cloud_fraction(scl) == pytest.approx(4 / 11)
     assert np.isnan(_grid.cloud_fraction(np.zeros((2, 2))))
 

@@ -179,21 +179,23 @@ def slope_degrees(dem: np.ndarray, *, pixel_size: float) -> np.ndarray:
     return np.degrees(np.arctan(np.hypot(dz_dx, dz_dy))).astype(np.float32)
 
 
-def valid_from_scl(scl: np.ndarray) -> np.ndarray:
+def valid_from_scl(scl: np.ndarray, *, scl_mask: Iterable[int] | None = None) -> np.ndarray:
     """Clear-pixel mask from a Sentinel-2 scene classification (SCL) layer.
 
     Parameters
     ----------
     scl : ndarray of int
         SCL classes 0-11, any shape.
+    scl_mask : collection of int, optional
+        Classes to mask; default :data:`s2slide.data.bands.SCL_INVALID` (no data, defective,
+        cloud shadow, clouds, thin cirrus, snow; not dark area / topographic shadow).
 
     Returns
     -------
     ndarray of bool
-        False where the class is in :data:`s2slide.data.bands.SCL_INVALID` (no data, defective,
-        cloud shadow, clouds, thin cirrus), True elsewhere.
+        False where the class is in ``scl_mask``, True elsewhere.
     """
-    return ~np.isin(np.asarray(scl), list(s2bands.SCL_INVALID))
+    return ~np.isin(np.asarray(scl), sorted(s2bands.scl_classes(scl_mask)))
 
 
 def cloud_fraction(scl: np.ndarray) -> float:

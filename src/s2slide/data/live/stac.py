@@ -49,7 +49,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 from urllib.parse import urlparse
 
 import numpy as np
@@ -554,7 +554,8 @@ def harmonised_day(items: Sequence, cat: Catalog, spec: SceneSpec, bands: Sequen
 
 def load_date(client: Any, cat: Catalog, spec: SceneSpec, bands: Sequence[str], target: date,
               *, search_days: int, max_cloud: float, max_candidates: int,
-              timeout: float = 20.0) -> tuple[np.ndarray, np.ndarray, Acquisition]:
+              timeout: float = 20.0, scl_mask: Collection[int] | None = None
+              ) -> tuple[np.ndarray, np.ndarray, Acquisition]:
     """Harmonised reflectance (band, y, x), clear mask (y, x) and provenance for one date."""
     bbox = spec.bbox_lonlat()
     lon = 0.5 * (bbox[0] + bbox[2])
@@ -585,7 +586,7 @@ def load_date(client: Any, cat: Catalog, spec: SceneSpec, bands: Sequence[str], 
                          f"{d['id']}: {d['offset']}" for d in decisions)),
         ids=[it.id for it in ordered], cloud_fraction=frac, items=decisions,
         hrefs={b: _hrefs(ordered, cat.asset(b)) for b in bands} | {"SCL": _hrefs(ordered, scl_key)})
-    return refl, _grid.valid_from_scl(scl), acq
+    return refl, _grid.valid_from_scl(scl, scl_mask=scl_mask), acq
 
 
 def _nearest_dates_error(client: Any, cat: Catalog, spec: SceneSpec, target: date,
@@ -618,7 +619,8 @@ def load_dem(client: Any, cat: Catalog, spec: SceneSpec, *,
 def load_stac(name: str | SceneSpec, *, catalog: str | Catalog = "earth-search",
               bands: Sequence[str] | None = None, pre_date: str | None = None,
               post_date: str | None = None, max_cloud: float = 0.2, search_days: int = 10,
-              max_candidates: int = 4, timeout: float = 20.0) -> Any:
+              max_candidates: int = 4, timeout: float = 20.0,
+              scl_mask: Collection[int] | None = None) -> Any:
     """Load a live bitemporal scene from a STAC API in the :mod:`s2slide.data` contract.
 
     Parameters
@@ -643,6 +645,9 @@ def load_stac(name: str | SceneSpec, *, catalog: str | Catalog = "earth-search",
         Overall seconds allowed for each request (connect + answer): each catalogue page, each
         image-file range read (GDAL), each token request (at most 5 s there). Not retried by
         pystac-client; GDAL retries a read twice.
+    scl_mask : collection of int, optional
+        SCL classes that make a pixel not ``valid``; default
+        :data:`s2slide.data.bands.SCL_INVALID` (see there why dark area / shadow, 2, is kept).
 
     Returns
     -------
@@ -667,7 +672,7 @@ def load_stac(name: str | SceneSpec, *, catalog: str | Catalog = "earth-search",
     cat = get_catalog(catalog)
     client = open_client(cat, timeout=timeout)
     opts = dict(search_days=search_days, max_cloud=max_cloud, max_candidates=max_candidates,
-                timeout=timeout)
+                timeout=timeout, scl_mask=s2bands.scl_classes(scl_mask))
     pre, valid_pre, pre_acq = load_date(client, cat, spec, bands, pre_day, **opts)
     post, valid_post, post_acq = load_date(client, cat, spec, bands, post_day, **opts)
     dem, dem_prov = load_dem(client, cat, spec, timeout=timeout)
@@ -676,7 +681,7 @@ def load_stac(name: str | SceneSpec, *, catalog: str | Catalog = "earth-search",
             "harmonisation": "raw DNs (raster:bands scale/offset not applied by odc-stac); "
                              "BOA_ADD_OFFSET decided per item (flag, baseline, pixels) before "
                              "the mosaic, see pre/post items",
-            "dem": dem_prov}
+            "dem": dem_prov, "scl_mask": sorted(opts["scl_mask"])}
     return _grid.assemble(spec, bands=bands, pre=pre, post=post, valid=valid_pre & valid_post,
                           dem=dem, pre_acq=pre_acq, post_acq=post_acq, label_source=cat.name,
                           provenance=prov)
