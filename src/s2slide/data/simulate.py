@@ -954,15 +954,15 @@ def _seasonal_cover(preset: Preset, day: date, rng: np.random.Generator) -> floa
                          + rng.normal(0, 0.02), 0.05, 0.95))
 
 
-def _scl(cover: np.ndarray, cloud: np.ndarray, shadow: np.ndarray, snow: np.ndarray) -> np.ndarray:
-    """A scene classification (uint8, SCL codes) of one date, missing thin cloud and shadow."""
-    scl = np.full(cover.shape, 5, np.uint8)                         # not vegetated
-    scl[np.isin(cover, [CLASSES["forest"], CLASSES["shrub_grass"], CLASSES["fields"]])] = 4
-    scl[cover == CLASSES["water"]] = 6
-    scl[snow & (cover != CLASSES["water"])] = 11
-    scl[shadow > SCL_MISS_BELOW] = 3
-    scl[cloud > SCL_MISS_BELOW] = 9
-    return scl
+def _miss_thin(scl: np.ndarray, refl: np.ndarray, cloud: np.ndarray, shadow: np.ndarray) -> None:
+    """Relabel (in place) as ground what Sen2Cor would miss: cloud and shadow of :func:`_scl`
+    no thicker than :data:`SCL_MISS_BELOW`, as vegetation or not vegetated by their (contaminated)
+    NDVI, as :func:`_scl` labels ground."""
+    thin = (np.isin(scl, [_SCL["cloud_shadow"], _SCL["cloud_medium"], _SCL["cloud_high"]])
+            & (cloud <= SCL_MISS_BELOW) & (shadow <= SCL_MISS_BELOW))
+    red, nir = refl[S2_L2A_BANDS.index("B04")], refl[S2_L2A_BANDS.index("B8A")]
+    ground = np.where(nir - red >= 0.4 * (nir + red), _SCL["vegetation"], _SCL["not_vegetated"])
+    scl[thin] = ground[thin].astype(np.uint8)
 
 
 def _series_date(lay: dict, day: date, when: str, *, seed_seq: np.random.SeedSequence,
@@ -979,12 +979,14 @@ def _series_date(lay: dict, day: date, when: str, *, seed_seq: np.random.SeedSeq
     date_preset = replace(preset, veg_cover_pre=cover, veg_cover_post=cover)
     shift = tuple(float(v) for v in np.clip(misc_rng.normal(0, 0.3, 2), -1, 1))
     sun = sun_position(day, lat_deg=lat)
-    refl, cloudy = _render(rng, lay, when, preset=date_preset, res_m=res_m, sun=sun,
-                           clouds=frac, shift=shift)
+    refl, scl = _render(rng, lay, when, preset=date_preset, res_m=res_m, sun=sun,
+                        clouds=frac, shift=shift)
+    # the same cloud fields again (same generator): the truth, and what SCL is to miss
     alpha, shade = _clouds(np.random.default_rng(cloud_ss), lay["cover"].shape, fraction=frac,
                            res_m=res_m, zenith_deg=sun[0], azimuth_deg=sun[1])
     alpha, shade = (ndimage.shift(a, (shift[1], shift[0]), order=0) for a in (alpha, shade))
-    scl = _scl(lay["cover"], alpha, shade, lay[f"snow_{when}"])
+    _miss_thin(scl, refl, alpha, shade)
+    cloudy = (alpha > 0.02) | (shade > 0.02)
     return np.ascontiguousarray(refl[(keep,) + crop]), scl[crop], cloudy[crop]
 
 
