@@ -62,7 +62,8 @@ from s2slide.errors import InvalidInputError, SceneNotFoundError
 from s2slide.data.scenes import get_scene
 
 __all__ = ["PRESETS", "SEED000_MASK_SHARE", "SPECTRA", "CLASSES", "Preset", "scene", "scene_dn",
-           "l4s_patches", "landslide_areas", "sun_position", "terrain", "slope_aspect", "illumination", "cast_shadow"]
+           "scene_series", "l4s_patches", "landslide_areas", "sun_position", "terrain", "slope_aspect",
+           "illumination", "cast_shadow"]
 
 #: Malamud et al. (2004), Earth Surf. Process. Landforms 29: 687-711: inverse-gamma fit to
 #: event inventories: rho = 1.40, a = 1.28e-3 km2, s = -1.32e-4 km2 (FACTS.md).
@@ -922,6 +923,162 @@ def _attrs(preset: Preset, spec, *, seed: int, shift, params: dict) -> dict:
             "resolution_m": float(spec.resolution_m), "seed": int(seed),
             "misregistration_px": [float(shift[0]), float(shift[1])],
             "event": spec.event, "provenance": json.dumps(provenance)}
+
+
+# ----------------------------------------------------------------------------- time series
+#: SCL flags a cloud (class 9) or its shadow (class 3) only where its opacity or darkening
+#: exceeds this; thinner edges stay "clear", as Sen2Cor misses thin cloud and faint shadow.
+SCL_MISS_BELOW = 0.1
+
+
+def _series_days(event: date, *, pre_days: int, post_days: int, revisit_days: int,
+                 rng: np.random.Generator) -> list[date]:
+    """Acquisition days every ``revisit_days`` (random phase) in both windows, event day excluded."""
+    from datetime import timedelta
+
+    first = event - timedelta(days=pre_days) + timedelta(days=int(rng.integers(revisit_days)))
+    days, day = [], first
+    while day <= event + timedelta(days=post_days):
+        if day != event:
+            days.append(day)
+        day += timedelta(days=revisit_days)
+    return days
+
+
+def _seasonal_cover(preset: Preset, day: date, rng: np.random.Generator) -> float:
+    """Green cover of grass and fields on ``day``: the preset's mean, +-0.1 over the year
+    (peak in early August, northern summer monsoon), and a little noise from date to date."""
+    mean = 0.5 * (preset.veg_cover_pre + preset.veg_cover_post)
+    doy = day.timetuple().tm_yday
+    return float(np.clip(mean + 0.1 * math.cos(2 * math.pi * (doy - 213) / 365.25)
+                         + rng.normal(0, 0.02), 0.05, 0.95))
+
+
+def _miss_thin(scl: np.ndarray, refl: np.ndarray, cloud: np.ndarray, shadow: np.ndarray) -> None:
+    """Relabel (in place) as ground what Sen2Cor would miss: cloud and shadow of :func:`_scl`
+    no thicker than :data:`SCL_MISS_BELOW`, as vegetation or not vegetated by their (contaminated)
+    NDVI, as :func:`_scl` labels ground."""
+    thin = (np.isin(scl, [_SCL["cloud_shadow"], _SCL["cloud_medium"], _SCL["cloud_high"]])
+            & (cloud <= SCL_MISS_BELOW) & (shadow <= SCL_MISS_BELOW))
+    red, nir = refl[S2_L2A_BANDS.index("B04")], refl[S2_L2A_BANDS.index("B8A")]
+    ground = np.where(nir - red >= 0.4 * (nir + red), _SCL["vegetation"], _SCL["not_vegetated"])
+    scl[thin] = ground[thin].astype(np.uint8)
+
+
+def _series_date(lay: dict, day: date, when: str, *, seed_seq: np.random.SeedSequence,
+                 preset: Preset, res_m: float, lat: float, clouds: float, crop: tuple,
+                 keep: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Reflectance (band, y, x) of the ``keep`` bands, SCL (y, x) and true contamination (y, x)."""
+    atmo, cloud_ss, sensor, misc = seed_seq.spawn(4)
+    rng = {f"atmo_{when}": np.random.default_rng(atmo), f"cloud_{when}": np.random.default_rng(cloud_ss),
+           f"sensor_{when}": np.random.default_rng(sensor)}
+    misc_rng = np.random.default_rng(misc)
+    k = 1.2                                                         # many clear and many cloudy days
+    frac = float(misc_rng.beta(k * clouds, k * (1 - clouds))) if 0 < clouds < 1 else clouds
+    cover = _seasonal_cover(preset, day, misc_rng)
+    date_preset = replace(preset, veg_cover_pre=cover, veg_cover_post=cover)
+    shift = tuple(float(v) for v in np.clip(misc_rng.normal(0, 0.3, 2), -1, 1))
+    sun = sun_position(day, lat_deg=lat)
+    refl, scl = _render(rng, lay, when, preset=date_preset, res_m=res_m, sun=sun,
+                        clouds=frac, shift=shift)
+    # the same cloud fields again (same generator): the truth, and what SCL is to miss
+    alpha, shade = _clouds(np.random.default_rng(cloud_ss), lay["cover"].shape, fraction=frac,
+                           res_m=res_m, zenith_deg=sun[0], azimuth_deg=sun[1])
+    alpha, shade = (ndimage.shift(a, (shift[1], shift[0]), order=0) for a in (alpha, shade))
+    _miss_thin(scl, refl, alpha, shade)
+    cloudy = (alpha > 0.02) | (shade > 0.02)
+    return np.ascontiguousarray(refl[(keep,) + crop]), scl[crop], cloudy[crop]
+
+
+def scene_series(name: str = "luding", *, seed: int = 0, shape: tuple[int, int] | None = None,
+                 event_date: str | None = None, pre_days: int = 90, post_days: int = 60,
+                 revisit_days: int = 5, clouds: float = 0.4,
+                 bands: Sequence[str] | None = None) -> xr.Dataset:
+    """A simulated stack of Sentinel-2 acquisitions before and after an event, with clouds.
+
+    The landscape and the landslides are those of :func:`scene` with the same preset and
+    ``seed``; each acquisition has its own sun, haze, sensor noise, sub-pixel misregistration
+    (sd 0.3 px), seasonal green cover (+-0.1 over the year) and cloud cover (a fraction drawn
+    per date with mean ``clouds``: many dates nearly clear, many nearly overcast). Its scene
+    classification (SCL) flags cloud and shadow only where they are thick
+    (:data:`SCL_MISS_BELOW`), so thin edges contaminate "clear" pixels as they do in real L2A.
+
+    Parameters
+    ----------
+    name, seed, shape
+        As :func:`scene`.
+    event_date : str, optional
+        ISO date of the event (default: the preset's event, e.g. 2022-09-05 for Luding).
+    pre_days, post_days : int
+        Window lengths (days) before and after it; ``revisit_days`` between acquisitions.
+    clouds : float
+        Mean cloud fraction (0-1) of a date.
+    bands : sequence of str, optional
+        Bands to keep (default all 12 L2A bands).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``reflectance`` (float32 0-1, dims (time, band, y, x)), ``scl`` (uint8, (time, y, x)),
+        ``cloudy`` (bool, the true contamination, thin edges included), ``dem``, ``slope``,
+        ``truth`` (new landslides, as :func:`scene`), ``truth_areas_m2`` (the areas drawn for
+        them, dim ``landslide``, including the few whose source lies in the margin); attrs ``source="simulated"``, ``label``,
+        ``event_date``, ``seed``. Dates before the event show no new landslide.
+    """
+    preset = _preset(name)
+    spec = get_scene(preset.name)
+    ny, nx = _check_shape(shape, spec.shape)
+    clouds = _check_fraction(clouds, "clouds")
+    event = date.fromisoformat(event_date or _PRESET_EVENTS[preset.name])
+    rng = _streams(seed, preset)
+    grid = (ny + 2 * _PAD, nx + 2 * _PAD)
+    lay = _layers(rng, preset, grid, res_m=spec.resolution_m,
+                  epicentre_rc=_epicentre_rc(preset, spec, pad=_PAD, shape=grid))
+    crop = (slice(_PAD, _PAD + ny), slice(_PAD, _PAD + nx))
+    root = np.random.SeedSequence([int(seed), 9, event.toordinal()])
+    days = _series_days(event, pre_days=pre_days, post_days=post_days, revisit_days=revisit_days,
+                        rng=np.random.default_rng(root.spawn(1)[0]))
+    keep = [S2_L2A_BANDS.index(b) for b in (bands or S2_L2A_BANDS)]
+    lat = float(np.mean(spec.bbox_lonlat()[1::2]))
+    out = [_series_date(lay, d, "pre" if d < event else "post", seed_seq=ss, preset=preset,
+                        res_m=spec.resolution_m, lat=lat, clouds=clouds, crop=crop, keep=keep)
+           for d, ss in zip(days, root.spawn(len(days) + 1)[1:])]
+    return _series_dataset(spec, (ny, nx), days, out, keep=keep, lay=lay, crop=crop,
+                           attrs=_series_attrs(preset, spec, seed=seed, event=event, clouds=clouds))
+
+
+#: The event each preset's landslides belong to (seed 000: Luding, 2022-09-05).
+_PRESET_EVENTS = {"luding": "2022-09-05", "barhabise": "2018-08-15"}
+
+
+def _series_dataset(spec, shape, days, out, *, keep, lay, crop, attrs) -> xr.Dataset:
+    refl = np.stack([o[0] for o in out])
+    ds = _dataset(spec, shape, dem=lay["dem"][crop], slope=lay["slope"][crop],
+                  truth=(lay["new"][crop] >= 0.5).astype(np.uint8))
+    ds = ds.isel(band=keep)
+    ds["reflectance"] = (("time", "band", "y", "x"), refl.astype(np.float32),
+                         {"units": "reflectance (0-1)", "long_name": "surface reflectance"})
+    ds["scl"] = (("time", "y", "x"), np.stack([o[1] for o in out]), {"long_name": "scene classification (SCL)"})
+    ds["cloudy"] = (("time", "y", "x"), np.stack([o[2] for o in out]),
+                    {"long_name": "cloud or shadow present (true, thin edges included)"})
+    ds["truth_areas_m2"] = ("landslide", lay["areas"], {
+        "units": "m2", "long_name": "areas of the new landslides as drawn (Malamud et al. 2004), "
+                                    "before they are drawn on the grid (overlaps merge there)"})
+    ds = ds.assign_coords(time=np.array([np.datetime64(d.isoformat(), "ns") for d in days]))
+    ds.attrs.update(attrs)
+    return ds
+
+
+def _series_attrs(preset: Preset, spec, *, seed: int, event: date, clouds: float) -> dict:
+    from s2slide import __version__
+
+    label = f"{preset.title}, simulated time series (s2slide.data.simulate, seed {seed})"
+    provenance = {"generator": "s2slide.data.simulate.scene_series", "version": __version__,
+                  "seed": int(seed), "mean_cloud_fraction": clouds,
+                  "data": "synthetic; no Copernicus or other real pixels"}
+    return {"source": "simulated", "scene": preset.name, "label": label, "seed": int(seed),
+            "event_date": event.isoformat(), "resolution_m": float(spec.resolution_m),
+            "provenance": json.dumps(provenance)}
 
 
 # ----------------------------------------------------------------------------- Landslide4Sense
