@@ -369,6 +369,22 @@ def item_offset(item: Any) -> tuple[int, str | None, str]:
     return offset, baseline, why
 
 
+def item_decision(item: Any, dn: np.ndarray, bands: Sequence[str], scl: np.ndarray, *,
+                  what: str) -> dict[str, Any]:
+    """One item's offset: its metadata's (:func:`item_offset`), then checked on its pixels
+    (:func:`check_item_offset`; ``dn`` (band, y, x) and ``scl`` (y, x) on any common grid).
+
+    Returns
+    -------
+    dict
+        ``id``, ``baseline``, ``offset`` and ``note`` (the evidence), for the provenance.
+    """
+    offset, baseline, note = item_offset(item)
+    offset, note = check_item_offset(dn, bands, scl, offset=offset, baseline=baseline, note=note,
+                                     what=f"{what}, {item.id}")
+    return {"id": item.id, "baseline": baseline, "offset": offset, "note": note}
+
+
 def check_item_offset(dn: np.ndarray, bands: Sequence[str], scl: np.ndarray, *, offset: int,
                       baseline: str | None, note: str, what: str) -> tuple[int, str]:
     """The offset an item's own pixels support (a warning where they overrule its metadata).
@@ -396,7 +412,7 @@ def check_item_offset(dn: np.ndarray, bands: Sequence[str], scl: np.ndarray, *, 
     new = harmonize.BOA_ADD_OFFSET_PB04 if scale == "+1000" else 0
     warnings.warn(f"{what}: the catalogue's metadata gives BOA_ADD_OFFSET {offset}, but the "
                   f"item's pixels show {'DNs still carrying +1000' if new else 'the offset already applied'} "
-                  f"({evidence}), a known catalogue error; using offset {new}", stacklevel=3)
+                  f"({evidence}), a known catalogue error; using offset {new}", stacklevel=4)
     return new, f"{note}; pixels overrule it ({evidence}): offset {new} used"
 
 
@@ -533,12 +549,9 @@ def harmonised_day(items: Sequence, cat: Catalog, spec: SceneSpec, bands: Sequen
     refls, scls, decisions = [], [], []
     for item, layer in zip(items, layers, strict=True):
         dn = np.stack([layer[k] for k in keys])
-        offset, baseline, note = item_offset(item)
-        offset, note = check_item_offset(dn, bands, layer[scl_key], offset=offset,
-                                         baseline=baseline, note=note, what=f"{what}, {item.id}")
-        refls.append(harmonize.dn_to_reflectance(dn, offset=offset, nodata=0))
+        decisions.append(item_decision(item, dn, bands, layer[scl_key], what=what))
+        refls.append(harmonize.dn_to_reflectance(dn, offset=decisions[-1]["offset"], nodata=0))
         scls.append(layer[scl_key])
-        decisions.append({"id": item.id, "baseline": baseline, "offset": offset, "note": note})
     refl, scl = _grid.mosaic_reflectance(refls, scls)
     return refl, scl, decisions
 
