@@ -18,7 +18,6 @@ import time
 
 import numpy as np
 import pytest
-import rasterio
 from rasterio.transform import from_origin
 
 import replay
@@ -37,15 +36,6 @@ BANDS20 = ("nir08", "swir16")
 
 
 # ----------------------------------------------------------------------------- fake catalogue
-def _write_cog(path, arr, transform, crs, nodata):
-    profile = dict(driver="COG", width=arr.shape[1], height=arr.shape[0], count=1,
-                   dtype=arr.dtype, crs=crs, transform=transform, nodata=nodata,
-                   blocksize=256, overview_resampling="nearest")
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(arr, 1)
-    return path.read_bytes()
-
-
 def _base20() -> np.ndarray:
     """DN pattern (1200-1999) on the 20 m tile grid: scene pixel (r, c) = tile (r+100, c+100)."""
     h, w = SPEC.height + 2 * MARGIN, SPEC.width + 2 * MARGIN
@@ -88,7 +78,7 @@ def _item(srv, tmp, *, day, hour="04:02:00", baseline, applied, dn_shift=0, dn_s
     for key, arr, res in ([(k, np.kron(base, np.ones((2, 2), np.uint16)), 10) for k in BANDS10]
                           + [(k, base, 20) for k in BANDS20] + [("scl", scl, 20)]):
         tf = from_origin(x0, y0, res, res)
-        data = _write_cog(folder / f"{key}.tif", arr, tf, f"EPSG:{SPEC.epsg}", 0)
+        data = replay.write_tif(folder / f"{key}.tif", arr, tf, f"EPSG:{SPEC.epsg}", 0)
         href = srv.add_bytes(f"/sentinel-s2-l2a-cogs/47/R/QP/{day}/{key}.tif", data)
         assets[key] = {"href": href, "proj:shape": list(arr.shape),
                        "proj:transform": list(tf)[:6]}

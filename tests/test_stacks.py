@@ -19,7 +19,7 @@ from datetime import date, datetime
 
 import numpy as np
 import pytest
-import rasterio
+import replay
 from loopback import LoopbackServer, Request
 from rasterio.transform import from_origin
 
@@ -34,12 +34,8 @@ MARGIN = 20              # 20 m pixels around the area
 
 
 def _cog(path, arr, transform, crs, nodata):
-    profile = dict(driver="COG", width=arr.shape[1], height=arr.shape[0], count=1, dtype=arr.dtype,
-                   crs=crs, transform=transform, nodata=nodata, blocksize=64,
-                   overview_resampling="nearest")
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(arr, 1)
-    return path.read_bytes()
+    """A COG in 64 px tiles, so that the 140 px files have the overviews a coarse read uses."""
+    return replay.write_tif(path, arr, transform, crs, nodata, blocksize=64)
 
 
 def _base() -> np.ndarray:

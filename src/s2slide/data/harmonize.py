@@ -62,7 +62,9 @@ def baseline_from_name(name: str | None) -> str | None:
     return f"{major}.{minor}"
 
 
-def _day(value: str | date | datetime | None, what: str) -> date | None:
+def as_date(value: str | date | datetime | None, what: str) -> date | None:
+    """``value`` as a :class:`datetime.date` (an ISO string such as ``"2022-11-20"``, a date or a
+    datetime; None stays None); InvalidInputError naming ``what`` otherwise."""
     if value is None:
         return None
     if isinstance(value, datetime):
@@ -117,12 +119,12 @@ def offset_decision(*, baseline: str | None = None, product: str | None = None,
     if named:
         off = BOA_ADD_OFFSET_PB04 if _baseline_tuple(named) >= (4, 0) else 0
         return off, f"BOA_ADD_OFFSET {off} from processing baseline {named} (in the product name)"
-    made = _day(processed, "processed")
+    made = as_date(processed, "processed")
     if made is not None:
         off = BOA_ADD_OFFSET_PB04 if made >= start else 0
         return off, (f"BOA_ADD_OFFSET {off} from the processing date {made} (baseline unknown; "
                      f"every product processed since {PB04_START} has baseline 04.00 or later)")
-    day = _day(acquired, "acquired")
+    day = as_date(acquired, "acquired")
     if day is not None:
         off = BOA_ADD_OFFSET_PB04 if day >= start else 0
         return off, (f"BOA_ADD_OFFSET {off} from the acquisition date {day} alone (no baseline, "

@@ -8,9 +8,10 @@ The files themselves are never copied into the course repository. :func:`fetch` 
    match);
 3. else downloads it from its public address (a GitHub raw URL pinned to a commit, so the bytes
    never change) into the cache: to a temporary name in the same folder
-   (``<name>.s2slide-part-<pid>``), checked, then renamed (:func:`s2slide.data.net.download`).
-   A temporary left by a killed process is removed by the next fetch. The download has an
-   overall deadline (``timeout + size / 100 kB/s``), not only a per-read timeout.
+   (``<name>.<host>-<pid>-<random>.s2tmp``, :func:`s2slide.files.atomic`), checked, then renamed
+   (:func:`s2slide.data.net.download`). A temporary left by a killed process is removed by the
+   next fetch (:func:`s2slide.files.clean_stale`). The download has an overall deadline
+   (``timeout + size / 100 kB/s``), not only a per-read timeout.
 
 :data:`ONLINE_FILES` are public files the mirror does not hold and whose SHA-256 could not be
 computed when they were registered (no copy could be fetched). They come by the same public
@@ -37,9 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from s2slide import checks, config
-from s2slide.errors import (ChecksumError, DownloadError, InvalidInputError,
-                            NetworkUnavailableError)
+from s2slide import checks, config, files
+from s2slide.errors import ChecksumError, InvalidInputError, NetworkUnavailableError
 
 __all__ = ["SOURCES", "FILES", "ONLINE_FILES", "Source", "MirrorFile", "OnlineFile", "url", "info",
            "fetch", "sha256", "git_blob_sha1", "pinned_sha256", "create_pooch", "verify"]
@@ -432,21 +432,16 @@ def info(relpath: str) -> dict[str, str | None]:
 
 
 def sha256(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
+    """Hex SHA-256 of a file (read in blocks by :func:`hashlib.file_digest`)."""
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def git_blob_sha1(path: Path) -> str:
     """Git's blob id of a file: SHA-1 of ``b"blob <size>\\0"`` followed by the bytes."""
-    digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
+    header = f"blob {path.stat().st_size}\0".encode()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, lambda: hashlib.sha1(header)).hexdigest()
 
 
 def verify(path: Path, relpath: str) -> None:
@@ -504,7 +499,7 @@ def _download_online(relpath: str, *, progressbar: bool, timeout: float) -> Path
         path.unlink()
         raise
     if pinned_sha256(relpath) is None:
-        _pin_path(relpath).write_text(f"{sha256(path)}  {url(relpath)}\n")
+        files.write_text(_pin_path(relpath), f"{sha256(path)}  {url(relpath)}\n")
     return path
 
 
@@ -561,7 +556,7 @@ def fetch(relpath: str, *, progressbar: bool = True, timeout: float = 60.0) -> P
         The file is in neither the mirror nor the cache and the course is offline, or the
         server does not answer (or sends too slowly) within the deadline.
     DownloadError
-        The download failed otherwise.
+        The download failed otherwise (an HTTP error, a disk that cannot take the file).
     """
     checks.text("relpath", relpath, example="'kaikoura-2016/diff_landslide_69.tif'")
     found = _from_mirror(relpath) or _cached(relpath)
@@ -579,19 +574,11 @@ def fetch(relpath: str, *, progressbar: bool = True, timeout: float = 60.0) -> P
             f"it from {url(relpath)}")
     from s2slide.data import net
 
+    if relpath in ONLINE_FILES:
+        return _download_online(relpath, progressbar=progressbar, timeout=timeout)
     entry = _entry(relpath)
-    try:
-        if relpath in ONLINE_FILES:
-            return _download_online(relpath, progressbar=progressbar, timeout=timeout)
-        return net.download(url(relpath), config.cache_dir() / "mirror" / relpath,
-                            what=f"the sample file {relpath!r}", timeout=timeout,
-                            size=entry.size, sha256=entry.sha256, progress=progressbar,
-                            attempts=2,
-                            hint="check the network and run again, or set S2SLIDE_MIRROR to a "
-                                 "folder holding the course's sample files")
-    except (ChecksumError, DownloadError, NetworkUnavailableError):
-        raise
-    except OSError as err:  # a full or read-only disk
-        raise DownloadError(
-            f"could not save {relpath!r} into {config.cache_dir() / 'mirror'} ({err}); free some "
-            "space or set S2SLIDE_CACHE to a writable folder") from err
+    return net.download(url(relpath), config.cache_dir() / "mirror" / relpath,
+                        what=f"the sample file {relpath!r}", timeout=timeout, size=entry.size,
+                        checksum=f"sha256:{entry.sha256}", progress=progressbar, attempts=2,
+                        hint="check the network and run again, or set S2SLIDE_MIRROR to a folder "
+                             "holding the course's sample files")

@@ -188,15 +188,9 @@ def _item_offsets(items: Sequence, spec: Any, cat: Any, bands: Sequence[str]) ->
     coarse = odc.stac.load(items, bands=[*keys, scl], crs=f"EPSG:{spec.epsg}", groupby="id",
                            resolution=spec.resolution_m * 8, bbox=spec.bbox_lonlat(),
                            resampling="nearest", chunks=None, fail_on_error=True)
-    out = []
-    for i, item in enumerate(items):
-        dn = np.stack([coarse[k].values[i] for k in keys])
-        offset, baseline, note = stac.item_offset(item)
-        offset, note = stac.check_item_offset(dn, dark, coarse[scl].values[i], offset=offset,
-                                              baseline=baseline, note=note,
-                                              what=f"{spec.name}, {item.id}")
-        out.append({"id": item.id, "baseline": baseline, "offset": offset, "note": note})
-    return out
+    return [stac.item_decision(item, np.stack([coarse[k].values[i] for k in keys]), dark,
+                               coarse[scl].values[i], what=spec.name)
+            for i, item in enumerate(items)]
 
 
 def _lazy_stack(items: Sequence, offsets: Sequence[dict], spec: Any, cat: Any,
@@ -235,8 +229,6 @@ def stac_stack(event: str | Event, *, pre: tuple[date, date], post: tuple[date, 
     SceneNotFoundError
         No item in the windows.
     """
-    import odc.stac
-
     from s2slide.data import simulate
     from s2slide.data.live import _grid, stac
 
@@ -245,8 +237,7 @@ def stac_stack(event: str | Event, *, pre: tuple[date, date], post: tuple[date, 
     cat = stac.get_catalog(catalog)
     client = stac.open_client(cat, timeout=timeout)
     items = sorted(_search(client, cat, spec, pre, post), key=lambda it: (it.datetime, it.id))
-    odc.stac.configure_rio(cloud_defaults=True, aws={"aws_unsigned": True},
-                           GDAL_HTTP_TIMEOUT=str(max(1, int(timeout))), GDAL_HTTP_MAX_RETRY="2")
+    stac._configure_gdal(timeout)  # the STAC route's GDAL time limits
     offsets = _item_offsets(items, spec, cat, bands)
     stack = _lazy_stack(items, offsets, spec, cat, bands, chunk)
     dem, dem_prov = stac.load_dem(client, cat, spec, timeout=timeout)

@@ -18,6 +18,7 @@ import xarray as xr
 from affine import Affine
 
 from s2slide.data import bands as s2bands
+from s2slide.data import harmonize
 from s2slide.errors import (CloudCoverError, InvalidInputError, MissingBandError,
                             NetworkUnavailableError, NoValidDataError, SceneNotFoundError)
 from s2slide.data.scenes import SceneSpec, get_scene
@@ -104,13 +105,9 @@ def resolve_bands(bands: Sequence[str] | str | None, spec: SceneSpec) -> tuple[s
 
 
 def parse_day(value: str | date | None, default: str, what: str) -> date:
-    """An ISO date (``"2021-11-05"``) as :class:`datetime.date`, with a clear error."""
-    text = default if value is None else str(value)
-    try:
-        return date.fromisoformat(text[:10])
-    except ValueError as err:
-        raise InvalidInputError(f"{what}={value!r} is not an ISO date; write e.g. "
-                                "'2021-11-05'") from err
+    """An ISO date (``"2021-11-05"``; ``default`` if None) as :class:`datetime.date`, with a
+    clear error (:func:`s2slide.data.harmonize.as_date`)."""
+    return harmonize.as_date(default if value is None else value, what)
 
 
 def resolve_request(name: str | SceneSpec, bands: Sequence[str] | str | None,

@@ -455,12 +455,10 @@ def _verify(part: Path, *, size: int | None, md5: str | None) -> str:
     if size is not None and got != size:
         problem = f"has {got} bytes, the catalogue's ContentLength says {size}"
     elif md5:
-        digest = hashlib.md5()
         with open(part, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        if digest.hexdigest() != md5:
-            problem = f"has MD5 {digest.hexdigest()}, the catalogue's Checksum says {md5}"
+            found = hashlib.file_digest(f, "md5").hexdigest()
+        if found != md5:
+            problem = f"has MD5 {found}, the catalogue's Checksum says {md5}"
     if problem:
         part.unlink()
         raise ChecksumError(f"the download {name} {problem}; it was deleted: download it again "

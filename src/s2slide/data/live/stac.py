@@ -262,20 +262,11 @@ def _api_error(cat: Catalog, what: str, err: BaseException, budget: Any = None) 
         err = cause  # pystac-client wraps connection errors in an APIError without a status
     if isinstance(err, pystac_client.exceptions.APIError):
         code = getattr(err, "status_code", None)
-        fix = ({404: f"the address is wrong or the service moved: check {setting}"}.get(code)
-               or ("the service is having trouble: try again in a few minutes" if (code or 0) >= 500
-                   else "the request was refused"))
-        return net.unavailable(what, f"HTTP {code}: {str(err)[:160]}", url=cat.url, hint=fix)
+        return net.unavailable(what, f"HTTP {code}: {str(err)[:160]}", url=cat.url,
+                               hint=net.status_fix(code, setting=setting))
     if isinstance(err, json.JSONDecodeError):
-        doc = (err.doc or "").lstrip()[:15].lower()
-        if doc.startswith(("<!doctype", "<html")):
-            return net.unavailable(what, "it answered with an HTML page, not JSON", url=cat.url,
-                                   hint="a captive portal (the login page of a hotel, campus or "
-                                        "train Wi-Fi) or a proxy may be in the way: open any web "
-                                        f"page in a browser and log in, or check {setting}")
-        return net.unavailable(what, f"its answer is not valid JSON ({err.msg} at char {err.pos})",
-                               url=cat.url, hint="the service may be having trouble: try again "
-                                                 f"later, or check {setting}")
+        return net.not_json(what, err.doc or "", url=cat.url, check=setting,
+                            detail=f"{err.msg} at char {err.pos}")
     if isinstance(err, (requests.RequestException, OSError)):
         return net.unavailable(what, err, url=cat.url, budget=budget)
     return net.unavailable(what, f"its answer is not what a STAC API sends ({type(err).__name__}: "
@@ -378,6 +369,22 @@ def item_offset(item: Any) -> tuple[int, str | None, str]:
     return offset, baseline, why
 
 
+def item_decision(item: Any, dn: np.ndarray, bands: Sequence[str], scl: np.ndarray, *,
+                  what: str) -> dict[str, Any]:
+    """One item's offset: its metadata's (:func:`item_offset`), then checked on its pixels
+    (:func:`check_item_offset`; ``dn`` (band, y, x) and ``scl`` (y, x) on any common grid).
+
+    Returns
+    -------
+    dict
+        ``id``, ``baseline``, ``offset`` and ``note`` (the evidence), for the provenance.
+    """
+    offset, baseline, note = item_offset(item)
+    offset, note = check_item_offset(dn, bands, scl, offset=offset, baseline=baseline, note=note,
+                                     what=f"{what}, {item.id}")
+    return {"id": item.id, "baseline": baseline, "offset": offset, "note": note}
+
+
 def check_item_offset(dn: np.ndarray, bands: Sequence[str], scl: np.ndarray, *, offset: int,
                       baseline: str | None, note: str, what: str) -> tuple[int, str]:
     """The offset an item's own pixels support (a warning where they overrule its metadata).
@@ -405,7 +412,7 @@ def check_item_offset(dn: np.ndarray, bands: Sequence[str], scl: np.ndarray, *, 
     new = harmonize.BOA_ADD_OFFSET_PB04 if scale == "+1000" else 0
     warnings.warn(f"{what}: the catalogue's metadata gives BOA_ADD_OFFSET {offset}, but the "
                   f"item's pixels show {'DNs still carrying +1000' if new else 'the offset already applied'} "
-                  f"({evidence}), a known catalogue error; using offset {new}", stacklevel=3)
+                  f"({evidence}), a known catalogue error; using offset {new}", stacklevel=4)
     return new, f"{note}; pixels overrule it ({evidence}): offset {new} used"
 
 
@@ -542,12 +549,9 @@ def harmonised_day(items: Sequence, cat: Catalog, spec: SceneSpec, bands: Sequen
     refls, scls, decisions = [], [], []
     for item, layer in zip(items, layers, strict=True):
         dn = np.stack([layer[k] for k in keys])
-        offset, baseline, note = item_offset(item)
-        offset, note = check_item_offset(dn, bands, layer[scl_key], offset=offset,
-                                         baseline=baseline, note=note, what=f"{what}, {item.id}")
-        refls.append(harmonize.dn_to_reflectance(dn, offset=offset, nodata=0))
+        decisions.append(item_decision(item, dn, bands, layer[scl_key], what=what))
+        refls.append(harmonize.dn_to_reflectance(dn, offset=decisions[-1]["offset"], nodata=0))
         scls.append(layer[scl_key])
-        decisions.append({"id": item.id, "baseline": baseline, "offset": offset, "note": note})
     refl, scl = _grid.mosaic_reflectance(refls, scls)
     return refl, scl, decisions
 
