@@ -58,7 +58,7 @@ def reachable(route: str = "stac", *, timeout: float = 2.0, **options: Any) -> b
 
     Examples
     --------
-    >>> from s2slide import live
+    >>> from s2slide.data import live
     >>> live.reachable("stac")   # doctest: +SKIP
     True
     """
