@@ -150,7 +150,7 @@ def test_a_first_guess_reaches_a_shift_that_ecc_misses_from_no_shift(iburi_red):
 
 
 def test_a_first_guess_from_reflectance_then_the_gradient(iburi_red):
-    """The chapter's recipe: ECC on the reflectance itself (wider reach) as init for the gradient."""
+    """The chapter's recipe: ECC on the reflectance (wider reach) as init for the gradient."""
     shift = (36.0, 24.0)
     moving = align.warp_image(iburi_red, np.array([[1, 0, -36], [0, 1, -24]], np.float32))
     _, first = align.ecc(iburi_red, moving, motion="translation", pyramid=3)
