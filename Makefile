@@ -33,7 +33,7 @@ venv:
 
 mirror: venv
 	@S2SLIDE_OFFLINE=0 CI= S2SLIDE_CACHE=$(abspath _build/mirror-download) $(PY) -c \
-	  "from s2slide import registry; [registry.fetch(p, progressbar=False) for p in registry.FILES]"
+	  "from s2slide.data import registry; [registry.fetch(p, progressbar=False) for p in registry.FILES]"
 
 # Executed notebooks are cached (jupyter-cache in _build/.jupyter_cache): a second run with
 # nothing changed re-executes nothing. The statistics page is filled from the results files

@@ -105,14 +105,16 @@ def serve_stac_api(srv: LoopbackServer, *, landing: dict, features: list[dict],
 
 # ----------------------------------------------------------------------------- image files
 def write_tif(path: Path, arr: np.ndarray, transform: Any, crs: str, nodata: float | None, *,
-              full_shape: tuple[int, int] | None = None, row: int = 0, col: int = 0) -> bytes:
-    """A GeoTIFF: a COG of ``arr``, or (``full_shape``) a sparse tiled file on a whole tile's
-    grid holding ``arr`` at (``row``, ``col``) and nothing elsewhere (reads as nodata), so that
-    a file matches a real item's ``proj:shape`` without being 10980 x 10980 pixels on disk."""
+              full_shape: tuple[int, int] | None = None, row: int = 0, col: int = 0,
+              blocksize: int = 256) -> bytes:
+    """A GeoTIFF: a COG of ``arr`` (tiles of ``blocksize``; overviews down to one tile), or
+    (``full_shape``) a sparse tiled file on a whole tile's grid holding ``arr`` at (``row``,
+    ``col``) and nothing elsewhere (reads as nodata), so that a file matches a real item's
+    ``proj:shape`` without being 10980 x 10980 pixels on disk."""
     if full_shape is None:
         profile = dict(driver="COG", width=arr.shape[1], height=arr.shape[0], count=1,
                        dtype=arr.dtype, crs=crs, transform=transform, nodata=nodata,
-                       blocksize=256, overview_resampling="nearest")
+                       blocksize=blocksize, overview_resampling="nearest")
         with rasterio.open(path, "w", **profile) as dst:
             dst.write(arr, 1)
         return path.read_bytes()

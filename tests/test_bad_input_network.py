@@ -202,6 +202,32 @@ def test_connection_dropped_mid_download_leaves_no_partial_file(srv, monkeypatch
     assert [p for p in cache.rglob("*") if p.is_file()] == [path]
 
 
+def test_a_disk_that_cannot_take_a_download_is_not_called_a_network_fault(srv, monkeypatch,
+                                                                           mirror):
+    """A write that fails is the disk's fault: DownloadError saying to free space, not a
+    NetworkUnavailableError, and nothing partial left. The failure is a real one: a file-size
+    limit of 500 bytes (EFBIG; a full disk gives ENOSPC the same way) in a child process."""
+    _mirror_from(srv, monkeypatch, mirror)
+    cache = Path(os.environ["S2SLIDE_CACHE"])
+    script = textwrap.dedent(f"""
+        import resource, signal
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        from s2slide.data import registry
+        registry.url = lambda rel: {srv.url('/')!r} + rel
+        resource.setrlimit(resource.RLIMIT_FSIZE, (500, resource.RLIM_INFINITY))
+        try:
+            registry.fetch({REL!r}, progressbar=False)
+        except Exception as err:
+            print(type(err).__name__, err)
+    """)
+    env = {**os.environ, "S2SLIDE_MIRROR": "", "S2SLIDE_CACHE": str(cache)}
+    env.pop("S2SLIDE_OFFLINE", None)
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                         timeout=60).stdout
+    assert out.startswith("DownloadError") and "free some space" in out, out
+    assert not [p for p in cache.rglob("*") if p.is_file()]
+
+
 def test_connection_dropped_mid_cdse_download_resumes(srv, tmp_path):
     payload = bytes(range(256)) * 40
     srv.add_bytes("/dl/Products(p2)/$value", payload)

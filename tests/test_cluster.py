@@ -128,3 +128,27 @@ def test_cluster_image_equals_the_three_steps(blobs):
     steps = cluster.label_image(fitted, keep)
     one = cluster.cluster_image(stack, valid, method="gmm", k=3, seed=2, max_fit_pixels=100)
     assert np.array_equal(one, steps) and np.array_equal(one >= 0, keep)
+
+
+def test_cluster_each_date_known_answer(rng):
+    """Vegetated (NDVI 0.7) and bare (0.1) ground on two dates: a new scar is bare only after."""
+    bare_pre = np.zeros((20, 20), bool)
+    bare_pre[:5] = True                                   # old bare ground: bare on both dates
+    bare_post = bare_pre.copy()
+    bare_post[10:14, 5:15] = True                         # 40 new scars
+    stack = np.empty((4, 20, 20), np.float32)
+    for i, bare in ((0, bare_pre), (2, bare_post)):
+        stack[i] = np.where(bare, 0.1, 0.7) + rng.normal(0, 0.02, (20, 20))       # NDVI
+        stack[i + 1] = np.where(bare, 0.2, -0.3) + rng.normal(0, 0.02, (20, 20))  # BSI
+    valid = np.ones((20, 20), bool)
+    valid[19, 19] = False
+    stack[1, 0, 0] = np.nan                               # not finite on one date: not used
+    new, before, after = cluster.cluster_each_date(stack, valid, method="gmm", k=2)
+    expect = bare_post & ~bare_pre
+    assert np.array_equal(new, expect) and new.sum() == 40
+    assert np.array_equal(before[1:], bare_pre[1:]) and not before[0, 0] and not after[19, 19]
+    joint = cluster.landslide_mask(cluster.cluster_image(stack, valid, k=2),
+                                   cluster.change_features(stack)[0], valid=valid)
+    assert joint.sum() != 40                              # the joint reading splits land cover
+    with pytest.raises(InvalidInputError, match="index_features"):
+        cluster.cluster_each_date(stack[:2], valid)

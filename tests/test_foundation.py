@@ -90,3 +90,23 @@ def test_finish_shows_the_footprint_and_is_path_like(tmp_path, monkeypatch):
     shown = repr(results.Finished(done.path, {"duration_s": 3.0, "peak_memory_mb": 1500.0,
                                               "energy_kwh": 1e-5, "emissions_g": 0.002}))
     assert "3.0 s" in shown and "1,500 MB" in shown and "g CO2e" in shown
+
+
+def test_split_current_leaves_out_later_and_outdated_chapters(tmp_path):
+    """Chapter 7 must not add up a chapter 8 result left from an earlier build (issue 16)."""
+    import os
+
+    from s2slide.records import results
+
+    start = "2026-01-02T10:00:00+00:00"
+    records = {"03_x": {"finished_utc": "2026-01-02T09:58:00+00:00"},
+               "05_y": {"finished_utc": "2026-01-01T09:00:00+00:00"},    # notebook edited since
+               "06_z": {},                                                  # never finished
+               "08_later": {"finished_utc": "2026-01-01T08:00:00+00:00"},  # the day before
+               "09_parallel": {"finished_utc": "2026-01-02T10:05:00+00:00"}}
+    (tmp_path / "05_y.ipynb").write_text("{}")
+    os.utime(tmp_path / "05_y.ipynb", (1767348000, 1767348000))            # 2026-01-02 10:00 UTC
+    current, stale = results.split_current(records, chapter="07_carbon", started_utc=start, notebooks=tmp_path)
+    assert set(current) == {"03_x", "09_parallel"}
+    assert set(stale) == {"05_y", "06_z", "08_later"}
+    assert "earlier run" in stale["08_later"] and "notebook" in stale["05_y"]

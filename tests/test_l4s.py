@@ -8,14 +8,24 @@ read through the registry) test the reader, the measured statistics, the simulat
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
 
+from loopback import LoopbackServer
+from s2slide import files
 from s2slide.data import bands, l4s
-from s2slide.errors import (DataFileError, InvalidInputError, MissingBandError, MissingFileError,
-                            NetworkUnavailableError, NoValidDataError, S2SlideError,
-                            ShapeMismatchError)
+from s2slide.errors import (ChecksumError, DataFileError, InvalidInputError, MissingBandError,
+                            MissingFileError, NetworkUnavailableError, NoValidDataError,
+                            S2SlideError, ShapeMismatchError)
 
 
 def _write(path, key, arr):
@@ -159,44 +169,119 @@ def test_scene_channels_missing_band_names_what_is_there():
         l4s.scene_channels(ds.drop_vars("slope"))
 
 
-def _zip_in_real_layout(path, n=3):
+# ----------------------------------------------------------------------------- Zenodo, replayed
+ZIPPED = l4s.SAMPLE_IDS[:3]  # real patches 1, 3, 16 of the mirror, in the archive's layout
+
+
+@pytest.fixture
+def zenodo(mirror, monkeypatch, online):
+    """A loopback Zenodo serving a record and a ``TrainData.zip`` of three real patches.
+
+    The archive holds real files (the mirror's sample, as ``TrainData/img/image_N.h5``); the
+    record's JSON is written here in the form of Zenodo's records API (``files``: ``key``,
+    ``size``, ``checksum`` ``md5:...``, ``links.self``): no recording of it exists.
+    """
+    import hashlib
     import io
     import zipfile
 
-    with zipfile.ZipFile(path, "w") as zf:
-        for i in range(1, n + 1):
-            for sub, key, arr in (("img/image", "img", np.full((128, 128, 14), i, np.float32)),
-                                  ("mask/mask", "mask", np.zeros((128, 128), np.uint8))):
-                buf = io.BytesIO()
-                with h5py.File(buf, "w") as f:
-                    f.create_dataset(key, data=arr)
-                zf.writestr(f"TrainData/{sub}_{i}.h5", buf.getvalue())
-    return path
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for (img, msk), i in zip(l4s.sample_pairs()[:len(ZIPPED)], ZIPPED):
+            zf.write(img, f"TrainData/img/image_{i}.h5")
+            zf.write(msk, f"TrainData/mask/mask_{i}.h5")
+    archive = buf.getvalue()
+    record = f"/api/records/{l4s.ZENODO_RECORD}"
+    path = f"{record}/files/TrainData.zip/content"
+    with LoopbackServer() as srv:
+        srv.add_bytes(path, archive)
+        files = [{"key": "TestData.zip", "size": 1, "checksum": "md5:0", "links": {"self": "x"}},
+                 {"key": "TrainData.zip", "size": len(archive),
+                  "checksum": "md5:" + hashlib.md5(archive).hexdigest(),
+                  "links": {"self": srv.url(path)}}]
+        srv.add_handler("GET", record, lambda req: (200, {"id": 10463239, "files": files}))
+        monkeypatch.setattr(l4s, "ZENODO_API", srv.url(record))
+        yield srv, path, archive
 
 
-def test_download_subset_wiring(tmp_path, monkeypatch, online):
-    """download(): Zenodo's file and checksum go to pooch; only the first n patches are unpacked."""
-    import pooch
+def _cache_files() -> list[Path]:
+    return sorted(p for p in (Path(os.environ["S2SLIDE_CACHE"]) / "landslide4sense").rglob("*")
+                  if p.is_file())
 
-    archive = _zip_in_real_layout(tmp_path / "TrainData.zip")
-    seen = {}
-    monkeypatch.setattr(l4s, "_zenodo_file", lambda split: ("https://zenodo.example/TrainData.zip",
-                                                            "md5:0123", "TrainData.zip"))
-    monkeypatch.setattr(pooch, "retrieve", lambda url, **kw: seen.update(url=url, **kw) or archive)
+
+def test_download_unpacks_the_first_n_real_patches_and_keeps_the_archive(zenodo):
+    srv, path, archive = zenodo
     folder = l4s.download("train", n=2, progressbar=False)
-    assert seen["known_hash"] == "md5:0123" and seen["url"].endswith("TrainData.zip")
-    assert sorted(p.name for p in (folder / "img").iterdir()) == ["image_1.h5", "image_2.h5"]
+    assert sorted(p.name for p in (folder / "img").iterdir()) == ["image_1.h5", "image_3.h5"]
     images, masks = l4s.read_folder(folder)
-    assert images.shape == (2, 128, 128, 6)
+    expected, expected_masks = l4s.read_patches(l4s.sample_pairs()[:2])
+    np.testing.assert_array_equal(images, expected)
+    np.testing.assert_array_equal(masks, expected_masks)
+    again = l4s.download("train", n=2, progressbar=False)  # the archive is not fetched again
+    assert again == folder and [p for m, p, r in srv.log if p == path] == [path]
+    assert not [p for p in _cache_files() if files.MARK in p.name]
 
-    def corrupt(url, **kw):
-        raise ValueError("MD5 hash of downloaded file does not match the known hash")
 
-    monkeypatch.setattr(pooch, "retrieve", corrupt)
-    from s2slide.errors import ChecksumError
+def test_damaged_cached_archive_is_fetched_again_and_a_bad_one_refused(zenodo):
+    srv, path, archive = zenodo
+    l4s.download("train", n=1, progressbar=False)
+    cached = Path(os.environ["S2SLIDE_CACHE"]) / "landslide4sense" / "TrainData.zip"
+    cached.write_bytes(archive[:1000])
+    with pytest.warns(UserWarning, match="damaged.*again"):
+        l4s.download("train", n=1, progressbar=False)
+    assert cached.read_bytes() == archive
+    cached.unlink()
+    srv.add_bytes(path, archive[:-1] + b"X")  # same size, another MD5
+    with pytest.raises(ChecksumError, match="TrainData.zip.*MD5"):
+        l4s.download("train", n=1, progressbar=False)
+    assert not cached.exists() and not [p for p in _cache_files() if files.MARK in p.name]
 
-    with pytest.raises(ChecksumError, match="run again"):
-        l4s.download("train", n=2)
+
+@pytest.mark.parametrize("what, message", [
+    ("record", r"Zenodo \(Landslide4Sense record.*within 1 s.*source='mirror'"),
+    ("archive", r"Zenodo's Landslide4Sense archive TrainData.zip.*B/s.*source='mirror'")])
+def test_trickling_zenodo_is_cut_off_and_leaves_no_partial_file(zenodo, what, message):
+    """A server sending a byte now and then: the record (status line and headers included) is
+    cut at the deadline, the archive (headers at once) by the speed rule, each within seconds,
+    with a message naming Zenodo and the limit that passed; nothing is left in the cache."""
+    srv, path, _ = zenodo
+    if what == "record":
+        srv.trickle(f"/api/records/{l4s.ZENODO_RECORD}", interval=0.1)
+    else:
+        srv.trickle(path, interval=0.05, body_only=True)
+    start = time.perf_counter()
+    with pytest.raises(NetworkUnavailableError, match=message):
+        l4s.download("train", n=1, progressbar=False, timeout=1)
+    assert time.perf_counter() - start < 4
+    assert not _cache_files()
+
+
+def test_temporary_of_a_killed_download_is_removed_by_the_next(zenodo):
+    """kill -9 during the archive's download leaves its temporary (nothing can prevent that);
+    the next download removes it and completes."""
+    srv, path, archive = zenodo
+    srv.trickle(path, interval=0.05, body_only=True)
+    script = textwrap.dedent(f"""
+        from s2slide.data import l4s
+        l4s.ZENODO_API = {l4s.ZENODO_API!r}
+        l4s.download("train", n=1, progressbar=False)
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "S2SLIDE_OFFLINE"}
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and not _cache_files():
+            time.sleep(0.1)
+        (left,) = _cache_files()
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    assert files.MARK in left.name and left.exists()  # what kill -9 leaves
+    srv.state.faults.clear()
+    folder = l4s.download("train", n=1, progressbar=False)
+    assert not left.exists()
+    names = [p.relative_to(folder.parent).as_posix() for p in _cache_files()]
+    assert names == ["TrainData.zip", "train_1/img/image_1.h5", "train_1/mask/mask_1.h5"]
 
 
 def test_auto_falls_back_on_download_error_and_live_raises(monkeypatch, capsys, online):

@@ -7,7 +7,7 @@ Layers, bottom to top (README, "Layout"):
 2. ``data/``: everything that gets data (load_scene, live routes, simulator, registry, bands);
 3. the methods the chapters teach, at the top of the package (``indices``, ``align``, ...);
 4. ``models/``: the networks and their input;
-5. ``scale``: chapter 8's processing chain, which uses all of the above;
+5. ``scale`` and ``rapid``: the chains of chapters 8 and 9, which use all of the above;
 6. ``records/``: the book's own records (results files, carbon, footprints, environment checks),
    which may look at everything and which nothing in the package imports.
 
@@ -23,7 +23,9 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "s2slide"
-METHODS = {"align", "indices", "cluster", "mnf", "patches", "tiling", "metrics", "plot"}
+METHODS = {"align", "indices", "cluster", "mnf", "patches", "tiling", "metrics", "plot",
+           "composite", "landslides", "stats"}
+CHAINS = {"scale", "rapid"}
 
 
 def _module_name(path: Path) -> str:
@@ -61,7 +63,7 @@ def _layer(module: str) -> int:
         return 3
     if top == "models":
         return 4
-    if top == "scale":
+    if top in CHAINS:
         return 5
     if top == "records":
         return 6

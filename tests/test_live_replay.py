@@ -99,6 +99,31 @@ def test_real_29rkh_tile_end_to_end(tile29, online):
     assert "pixels undecided" in prov["pre"]["items"][0]["note"]
 
 
+def test_chapter_8_live_tile_reads_the_real_29rkh_tile(tile29, online, monkeypatch):
+    """``scale.stac_tile`` over the real item and its real COGs, pointed at the replay by the
+    endpoint setting: the lazy 10 m red band is the real file's DN / 10000 (baseline 02.14, no
+    offset; the 100 m file read by nearest neighbour), and each item's offset was checked on the
+    real pixels read coarsely from the files (a desert: undecided, so the baseline stands)."""
+    from rasterio.windows import Window
+
+    from s2slide import scale
+
+    _, cat = tile29
+    monkeypatch.setenv("S2SLIDE_EARTH_SEARCH_URL", cat.url)
+    day = "2020-02-19/2020-02-19"
+    ds = scale.stac_tile(bbox=SPEC_29RKH.bbox_lonlat(), dates=(day, day), timeout=5)
+    x0, y0 = 199_980 + 50_000, 2_800_020 - 50_000  # the real file's pixel (500, 500)
+    red = ds["post"].sel(band="B04", x=slice(x0, x0 + 400), y=slice(y0, y0 - 400)).values
+    with rasterio.open(registry.fetch(RKH + "B04.tif")) as src:
+        real = src.read(1, window=Window(500, 500, 4, 4))
+    assert red.shape == (40, 40) and real.all()  # real data there, no nodata
+    expected = (np.kron(real, np.ones((10, 10))) / 10_000).astype(np.float32)
+    np.testing.assert_array_equal(red, expected)
+    prov = json.loads(ds.attrs["provenance"])
+    assert [d["id"] for d in prov["post"]] == ["S2A_29RKH_20200219_0_L2A"]
+    assert prov["post"][0]["offset"] == 0 and "pixels undecided" in prov["post"][0]["note"]
+
+
 def test_pixel_check_does_not_misfire_on_the_real_desert():
     """99 % of the real tile's clear pixels are above DN 1000 in every band, as DNs carrying
     +1000 would be: a check that read that as "+1000" would darken every bright desert by 0.1.

@@ -18,14 +18,14 @@ import time
 
 import numpy as np
 import pytest
-import rasterio
 from rasterio.transform import from_origin
 
 import replay
 from loopback import LoopbackServer
+from s2slide.data import bands as s2bands
 from s2slide.data import live
-from s2slide.errors import (CloudCoverError, MissingBandError, NetworkUnavailableError,
-                            S2SlideError, SceneNotFoundError)
+from s2slide.errors import (CloudCoverError, InvalidInputError, MissingBandError,
+                            NetworkUnavailableError, S2SlideError, SceneNotFoundError)
 from s2slide.data.live import _grid, stac
 from s2slide.data.scenes import SceneSpec, get_scene
 
@@ -36,15 +36,6 @@ BANDS20 = ("nir08", "swir16")
 
 
 # ----------------------------------------------------------------------------- fake catalogue
-def _write_cog(path, arr, transform, crs, nodata):
-    profile = dict(driver="COG", width=arr.shape[1], height=arr.shape[0], count=1,
-                   dtype=arr.dtype, crs=crs, transform=transform, nodata=nodata,
-                   blocksize=256, overview_resampling="nearest")
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(arr, 1)
-    return path.read_bytes()
-
-
 def _base20() -> np.ndarray:
     """DN pattern (1200-1999) on the 20 m tile grid: scene pixel (r, c) = tile (r+100, c+100)."""
     h, w = SPEC.height + 2 * MARGIN, SPEC.width + 2 * MARGIN
@@ -87,7 +78,7 @@ def _item(srv, tmp, *, day, hour="04:02:00", baseline, applied, dn_shift=0, dn_s
     for key, arr, res in ([(k, np.kron(base, np.ones((2, 2), np.uint16)), 10) for k in BANDS10]
                           + [(k, base, 20) for k in BANDS20] + [("scl", scl, 20)]):
         tf = from_origin(x0, y0, res, res)
-        data = _write_cog(folder / f"{key}.tif", arr, tf, f"EPSG:{SPEC.epsg}", 0)
+        data = replay.write_tif(folder / f"{key}.tif", arr, tf, f"EPSG:{SPEC.epsg}", 0)
         href = srv.add_bytes(f"/sentinel-s2-l2a-cogs/47/R/QP/{day}/{key}.tif", data)
         assets[key] = {"href": href, "proj:shape": list(arr.shape),
                        "proj:transform": list(tf)[:6]}
@@ -178,6 +169,16 @@ def test_scl_and_nodata_make_valid(luding):
     assert np.isnan(luding["post"].values[:, :, -10:]).all()
     assert valid[30:, 40:-10].all()
     assert valid.sum() == SPEC.height * SPEC.width - 30 * 40 - SPEC.height * 10
+
+
+def test_scl_mask_is_passed_to_the_route(catalogue, online):
+    """``scl_mask`` decides ``valid``: masking only nodata keeps the pre-event cloud."""
+    _, cat = catalogue
+    ds = live.load_live("luding", route="stac", catalog=cat, scl_mask=[0])
+    assert ds["valid"].values[:30, :40].all() and not ds["valid"].values[:, -10:].any()
+    assert json.loads(ds.attrs["provenance"])["scl_mask"] == [0]
+    with pytest.raises(InvalidInputError, match="SCL codes"):
+        live.load_live("luding", route="stac", catalog=cat, scl_mask=[13])
 
 
 def test_dem_resampled_and_slope_of_the_plane(luding):
@@ -280,9 +281,15 @@ def test_slope_of_tilted_planes():
 
 def test_scl_to_valid_and_cloud_fraction():
     scl = np.arange(12).reshape(3, 4)
-    valid = _grid.valid_from_scl(scl)
+    valid = _grid.valid_from_scl(scl)          # default: snow (11) masked, shadow (2) kept
     assert valid.tolist() == [[False, False, True, False], [True, True, True, True],
-                              [False, False, False, True]]
+                              [False, False, False, False]]
+    shadow_too = _grid.valid_from_scl(scl, scl_mask={*s2bands.SCL_INVALID, *s2bands.SCL_SHADOW})
+    assert shadow_too.sum() == valid.sum() - 1 and not shadow_too[0, 2]
+    assert _grid.valid_from_scl(scl, scl_mask=[0]).sum() == 11
+    for bad in ("2", [2, 12], [2.5], 2):
+        with pytest.raises(InvalidInputError, match="SCL codes 0-11"):
+            _grid.valid_from_scl(scl, scl_mask=bad)
     assert _grid.cloud_fraction(scl) == pytest.approx(4 / 11)
     assert np.isnan(_grid.cloud_fraction(np.zeros((2, 2))))
 

@@ -131,6 +131,10 @@ def test_notebook_is_committed_clean_and_has_a_parameters_cell(path):
         f"{path.name} carries outputs: clear them before committing")
     assert any("parameters" in c.metadata.get("tags", []) for c in code), (
         f"{path.name} has no cell tagged 'parameters'")
+    # nbformat's own layout (sorted keys), so that tools/chapters.py and tools/release.py, which
+    # write notebooks with nbformat, change only what they mean to change
+    assert path.read_text() == nbformat.writes(nb) + "\n", (
+        f"{path.name} is not in nbformat's layout: run nbformat.write(nbformat.read(path, 4), path)")
 
 
 def test_every_notebook_is_in_the_toc():

@@ -158,42 +158,145 @@ def test_pipeline_without_truth_scores_nothing_but_maps_everything(tile):
         scale.unet_predict_array(feat.values[:, :64, :64], weights=None)
 
 
-def test_stac_tile_takes_the_offset_from_the_item(monkeypatch):
-    """boa_offset_applied means offset 0; no baseline falls back to the date (no error)."""
-    import datetime
-    import types
+# ----------------------------------------------------------------------------- the live tile
+#: Generated surface reflectance of the vegetated tile below, per Earth Search asset.
+SURFACE = {"blue": 0.025, "red": 0.03, "nir": 0.30, "swir16": 0.15, "swir22": 0.08}
+RECORDED_ITEM = "earth-search/items/sentinel-2-l2a_S2B_24MVV_20250731_0_L2A.json"
 
-    import odc.stac
+
+def _item(item_id: str, when: str, *, cloud: float, applied: bool | None = None,
+          baseline: str | None = None, tile: str = "MGRS-24MVV"):
+    """The real recorded Earth Search item of 24MVV (2025-07-31) with its id, date, tile, cloud
+    cover, ``boa_offset_applied`` flag and baseline changed (no baseline: every field that
+    names one is removed, so that the offset follows the processing date)."""
+    import pystac
+
+    import replay
+
+    d = replay.recorded(RECORDED_ITEM)
+    props = d["properties"]
+    props.update({"datetime": when, "s2:generation_time": when, "grid:code": tile,
+                  "eo:cloud_cover": cloud, "s2:processing_baseline": baseline,
+                  "earthsearch:boa_offset_applied": applied})
+    if baseline is None:
+        for key in ("s2:processing_baseline", "s2:product_uri", "s2:granule_id", "s2:tile_id",
+                    "s2:datatake_id", "s2:datastrip_id"):
+            props.pop(key, None)
+    d["id"] = item_id
+    return pystac.Item.from_dict(d)
+
+
+def _fake_odc_load(pixels: dict[str, tuple[bool, str]], calls: list[dict]):
+    """``odc.stac.load`` over generated pixels (no network): a vegetated 40 x 40 px corner of
+    the real 24MVV grid, each item's DNs plain or carrying +1000, covering the whole grid or its
+    left half (nodata 0 elsewhere), on whatever grid is asked for. Records each call's bands,
+    laziness and the GDAL options odc-stac captures into the graph."""
     import xarray as xr
+    from affine import Affine
+    from odc.geo.geobox import GeoBox
+    from odc.geo.xr import xr_coords
+    from odc.loader import RioDriver
+
+    tile = GeoBox((40, 40), Affine(10, 0, 399_960, 0, -10, 9_500_020), "EPSG:32724")
+
+    def load(items, bands, *, chunks=None, geobox=None, groupby=None, **kw):
+        calls.append({"bands": list(bands), "lazy": chunks is not None, "groupby": groupby,
+                      "gdal": RioDriver().capture_env().get("GDAL_HTTP_TIMEOUT")})
+        gbox = geobox or tile
+        coords = xr_coords(gbox, crs_coord_name="spatial_ref")
+        left = np.broadcast_to(coords["x"].values < coords["x"].values.mean(), gbox.shape)
+        data = {}
+        for band in bands:
+            layers = []
+            for item in items:
+                plus1000, cover = pixels[item.id]
+                value = 4 if band == "scl" else round(SURFACE[band] * 10_000) + 1000 * plus1000
+                layers.append(np.where(left | (cover == "all"), value, 0))
+            data[band] = xr.DataArray(np.stack(layers).astype(np.uint16), dims=("time", "y", "x"),
+                                      coords={"time": np.arange(len(items)), **coords})
+        ds = xr.Dataset(data)
+        return ds.chunk(x=chunks["x"], y=chunks["y"]) if chunks else ds
+
+    return load
+
+
+POST_0, POST_1 = "S2B_24MVV_20221120_0_L2A", "S2B_24MVV_20221120_1_L2A"
+
+
+@pytest.fixture
+def catalogue(monkeypatch):
+    """A monkeypatched Earth Search: pre- and post-event items, the post-event day's tile split
+    into two items (``_0_`` covering the left half, ``_1_`` the whole tile); returns a function
+    that sets the second item's flag and DN scale and gives the calls made."""
+    import odc.stac
 
     from s2slide.data import net
     from s2slide.data.live import stac
 
-    def item(name, when, cloud, tile="MGRS-47RQQ", **props):
-        return types.SimpleNamespace(id=name, datetime=datetime.datetime(*when), properties={
-            "eo:cloud_cover": cloud, "grid:code": tile, **props})
+    def setup(*, flag_1: bool, plus1000_1: bool) -> dict:
+        found = {
+            2021: [_item("cloudy", "2021-11-01T04:00:00Z", cloud=50.0),
+                   _item("S2A_24MVV_20211105_0_L2A", "2021-11-05T04:00:00Z", cloud=3.0),
+                   _item("other tile", "2021-11-02T04:00:00Z", cloud=1.0, tile="MGRS-24MWV")],
+            2022: [_item(POST_0, "2022-11-20T04:00:00Z", cloud=5.0, applied=True, baseline="05.00"),
+                   _item(POST_1, "2022-11-20T04:00:00Z", cloud=6.0, applied=flag_1,
+                         baseline="05.00"),
+                   _item("S2B_24MWV_20221120_0_L2A", "2022-11-20T04:00:00Z", cloud=8.0,
+                         tile="MGRS-24MWV"),
+                   _item("S2B_24MVV_20221110_0_L2A", "2022-11-10T04:00:00Z", cloud=50.0)]}
+        pixels = {"S2A_24MVV_20211105_0_L2A": (False, "all"), POST_0: (False, "left"),
+                  POST_1: (plus1000_1, "all")}
+        seen: dict = {"loads": []}
+        monkeypatch.setattr(net, "reachable", lambda url, **kw: (True, "reachable"))
+        monkeypatch.setattr(stac, "open_client", lambda cat, **kw: seen.update(client=kw))
+        monkeypatch.setattr(stac, "search_items",
+                            lambda client, cat, *, start, **kw: found[start.year])
+        monkeypatch.setattr(odc.stac, "load", _fake_odc_load(pixels, seen["loads"]))
+        return seen
 
-    post = item("post", (2022, 11, 20), 5.0, **{"s2:processing_baseline": "05.00",
-                                                "earthsearch:boa_offset_applied": True})
-    pre = item("pre", (2021, 11, 5), 3.0)  # no baseline: the date (before 2022-01-25) gives 0
-    found = {2021: [item("cloudy", (2021, 11, 1), 50.0), pre,
-                    item("other tile", (2021, 11, 2), 1.0, tile="X")], 2022: [post]}
-    asked = []
+    return setup
 
-    def load(items, bands, **kw):
-        asked.append(bands)
-        dn = xr.DataArray(np.full((1, 4, 4), 2000, np.uint16), dims=("time", "y", "x"))
-        return xr.Dataset({b: dn for b in bands}).chunk(x=kw["chunks"]["x"], y=kw["chunks"]["y"])
 
-    monkeypatch.setattr(net, "reachable", lambda url, **kw: (True, "reachable"))
-    monkeypatch.setattr(stac, "open_client", lambda cat, **kw: None)
-    monkeypatch.setattr(stac, "search_items", lambda client, cat, *, start, **kw: found[start.year])
-    monkeypatch.setattr(odc.stac, "load", load)
-    ds = scale.stac_tile(chunk=2)
-    assert ds.attrs["items"] == ["pre", "post"] and "truth" not in ds
-    assert asked[0] == ["red", "nir"]  # Earth Search's asset names of B04, B08
-    np.testing.assert_allclose(ds["pre"].values, 0.2)
-    np.testing.assert_allclose(ds["post"].values, 0.2)  # not 0.1: the catalogue applied it
+def _assert_true_reflectance(ds) -> None:
+    for when in ("pre", "post"):
+        np.testing.assert_allclose(ds[when].sel(band="B04").values, SURFACE["red"], atol=1e-6)
+        np.testing.assert_allclose(ds[when].sel(band="B08").values, SURFACE["nir"], atol=1e-6)
+
+
+def test_stac_tile_decides_each_items_offset_as_the_route_does(catalogue):
+    """Two items of one day and tile with different flags (``_0_`` already offset, ``_1_`` still
+    carrying +1000): each is converted with its own offset before the mosaic, so the whole tile
+    is right; one offset for the day would leave the right half 0.1 too bright, and one item
+    would leave it empty. No baseline (the pre-event item) falls back to the date. Catalogue and
+    image-file reads get the route's time limits."""
+    import json
+
+    seen = catalogue(flag_1=False, plus1000_1=True)
+    ds = scale.stac_tile(chunk=16, timeout=7)
+    _assert_true_reflectance(ds)
+    assert ds.attrs["items"] == ["S2A_24MVV_20211105_0_L2A", POST_0, POST_1] and "truth" not in ds
+    post = {d["id"]: d for d in json.loads(ds.attrs["provenance"])["post"]}
+    assert {k: d["offset"] for k, d in post.items()} == {POST_0: 0, POST_1: -1000}
+    assert all("pixels agree" in d["note"] for d in post.values())
+    assert seen["client"] == {"timeout": 7}
+    lazy = [c for c in seen["loads"] if c["lazy"]]
+    assert [c["bands"] for c in lazy] == [["red", "nir"]] * 2  # Earth Search's B04, B08
+    assert {c["gdal"] for c in seen["loads"]} == {"7"} and len(seen["loads"]) == 4
+    assert {c["groupby"] for c in seen["loads"]} == {"id"}
+    assert ds["post"].data.chunksize == (2, 16, 16)
+
+
+def test_stac_tile_lets_an_items_pixels_overrule_a_wrong_flag(catalogue):
+    """``_1_`` is flagged as already offset but its DNs still carry +1000 (the catalogue error
+    of issue 14): its pixels overrule the flag, with a warning naming the item."""
+    import json
+
+    catalogue(flag_1=True, plus1000_1=True)
+    with pytest.warns(UserWarning, match=f"{POST_1}.*still carrying \\+1000.*-1000"):
+        ds = scale.stac_tile(chunk=16)
+    _assert_true_reflectance(ds)
+    post = {d["id"]: d for d in json.loads(ds.attrs["provenance"])["post"]}
+    assert post[POST_1]["offset"] == -1000 and "pixels overrule" in post[POST_1]["note"]
 
 
 def test_stac_tile_offline(monkeypatch):

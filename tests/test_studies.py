@@ -49,3 +49,10 @@ def test_unet_transfer_study_record_matches_its_script():
 def test_unknown_study_names_the_recorded_ones():
     with pytest.raises(InvalidInputError, match="run benchmarks/nothing.py"):
         studies.load_study("nothing")
+
+
+def test_a_checkout_without_records_gets_the_package_error(monkeypatch, tmp_path):
+    """Git keeps no empty folder: before any record is committed, studies/ does not exist."""
+    monkeypatch.setattr(studies.resources, "files", lambda package: tmp_path)
+    with pytest.raises(InvalidInputError, match="recorded: none.*run benchmarks/unet_transfer"):
+        studies.load_study("unet_transfer_study")

@@ -58,14 +58,17 @@ def integer(name: str, value: Any, *, minimum: int | None = None, maximum: int |
 
 
 def number(name: str, value: Any, *, minimum: float | None = None, maximum: float | None = None,
-           hint: str = "") -> float:
-    """``value`` as a finite float; refuses strings, bools, ``None``, NaN and infinities."""
+           positive: bool = False, hint: str = "") -> float:
+    """``value`` as a finite float; refuses strings, bools, ``None``, NaN and infinities, and,
+    with ``positive``, zero and negative values (a time, a weight, a rate)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
                                                                       np.floating)):
         raise InvalidInputError(f"{name}={value!r}: give a number, not a {type(value).__name__}"
                                 f"{hint}.")
     if not np.isfinite(value):
         raise InvalidInputError(f"{name}={value!r}: give a finite number{hint}.")
+    if positive and not value > 0:
+        raise InvalidInputError(f"{name}={value!r}: give a positive number{hint}.")
     _bounds(name, float(value), minimum, maximum, hint)
     return float(value)
 
@@ -170,15 +173,23 @@ def _dims(value: Any) -> tuple[str, ...] | None:
     return tuple(map(str, dims)) if isinstance(dims, tuple) else None
 
 
+def _dims_in_order(name: str, dims: tuple[str, ...], *, channels: str, last: bool) -> None:
+    """Refuse named dims of a 3-D image whose y and x are not where the order documented puts
+    them: (``channels``, y, x), or (y, x, ``channels``) if ``last``."""
+    spatial = dims[:2] if last else dims[1:]
+    if len(dims) == 3 and {"y", "x"} <= set(dims) and spatial != ("y", "x"):
+        other = repr(next(d for d in dims if d not in ("y", "x")))
+        order, call = (("y, x, " + channels, f"'y', 'x', {other}") if last else
+                       (channels + ", y, x", f"{other}, 'y', 'x'"))
+        raise InvalidInputError(f"{name} has dims {dims}; use ({order}): {name}.transpose({call}).")
+
+
 def channels_first(name: str, value: Any, *, first: str = "band") -> None:
     """Refuse a 3-D image that is not (``first``, y, x): by its dim names if it has them (xarray),
     else by its shape (a short last axis and long first two axes: (y, x, ``first``))."""
     dims = _dims(value)
     if dims is not None:
-        if len(dims) == 3 and {"y", "x"} <= set(dims) and dims[1:] != ("y", "x"):
-            other = next(d for d in dims if d not in ("y", "x"))
-            raise InvalidInputError(f"{name} has dims {dims}; use ({first}, y, x): "
-                                    f"{name}.transpose({other!r}, 'y', 'x').")
+        _dims_in_order(name, dims, channels=first, last=False)
         return
     shape = array(name, value).shape
     if len(shape) == 3 and shape[2] <= MAX_CHANNELS and 4 * shape[2] <= min(shape[:2]):
@@ -192,10 +203,7 @@ def channels_last(name: str, value: Any) -> None:
     """Refuse a 3-D image that is not (y, x, channels): by dim names (xarray), else by shape."""
     dims = _dims(value)
     if dims is not None:
-        if len(dims) == 3 and {"y", "x"} <= set(dims) and dims[:2] != ("y", "x"):
-            other = next(d for d in dims if d not in ("y", "x"))
-            raise InvalidInputError(f"{name} has dims {dims}; use (y, x, channels): "
-                                    f"{name}.transpose('y', 'x', {other!r}).")
+        _dims_in_order(name, dims, channels="channels", last=True)
         return
     shape = array(name, value).shape
     if len(shape) == 3 and shape[0] <= MAX_CHANNELS and 4 * shape[0] <= min(shape[1:]):

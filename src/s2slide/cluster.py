@@ -8,6 +8,10 @@ lower**, by default dNDVI = NDVI(post) - NDVI(pre), because a new landslide stri
 vegetation. The fitting is scikit-learn's; this module adds the bookkeeping (valid pixels
 in, a label image with -1 outside them out) and errors that say how to fix bad input.
 
+Seed 000's README can also be read as clustering each date on its own and comparing the two
+maps ("when comparing the pre- and post-earthquake classifications"); :func:`cluster_each_date`
+does that, and chapter 4 runs both readings.
+
 Chapter 4 introduces these; chapter 5 calls :func:`fit_predict` with ``method="minibatch"``.
 """
 
@@ -202,6 +206,40 @@ def landslide_cluster(labels: Any, score: Any, *, valid: Any = None) -> int:
 def landslide_mask(labels: Any, score: Any, *, valid: Any = None) -> np.ndarray:
     """Bool map of the landslide cluster chosen by :func:`landslide_cluster`."""
     return np.asarray(labels) == landslide_cluster(labels, score, valid=valid)
+
+
+def cluster_each_date(stack: Any, valid: Any = None, *, method: str = "kmeans", k: int = 2,
+                      seed: int = 0, **kwargs: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Seed 000's other reading: cluster each date alone, then compare the two maps.
+
+    Each date's [NDVI, BSI] is clustered on its own (:func:`cluster_image`); on each date the
+    cluster with the lowest mean NDVI of that date is "bare ground" (:func:`landslide_mask`).
+    A pixel is a new scar where it is bare after the event and was not before.
+
+    Parameters
+    ----------
+    stack : array-like, float, (4, y, x)
+        :func:`index_features` (NDVI, BSI pre, then post).
+    valid : array-like of bool, (y, x), optional
+        Pixels to use; a pixel must also be finite on both dates.
+    method, k, seed, **kwargs
+        As :func:`fit_predict` (the same for both dates).
+
+    Returns
+    -------
+    (ndarray of bool, ndarray of bool, ndarray of bool), each (y, x)
+        New scars, bare ground before, bare ground after (False outside the pixels used).
+    """
+    arr = np.asarray(stack, dtype=np.float32)
+    if arr.ndim != 3 or arr.shape[0] != len(FEATURES):
+        raise InvalidInputError(f"stack has shape {arr.shape}; use the (4, y, x) stack of "
+                                "cluster.index_features(ds) (NDVI, BSI pre, then post).")
+    _, keep = to_pixels(arr, valid, min_pixels=1)
+    bare = []
+    for first in (0, 2):  # NDVI and BSI of one date
+        labels = cluster_image(arr[first:first + 2], keep, method=method, k=k, seed=seed, **kwargs)
+        bare.append(landslide_mask(labels, arr[first], valid=keep) & keep)
+    return bare[1] & ~bare[0], bare[0], bare[1]
 
 
 def cluster_means(labels: Any, stack: Any, *, names: tuple[str, ...] = FEATURES) -> Any:

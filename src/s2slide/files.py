@@ -65,11 +65,13 @@ def clean_stale(folder: Path) -> list[Path]:
 
 
 @contextlib.contextmanager
-def atomic(target: Path) -> Iterator[Path]:
+def atomic(target: Path, *, clean: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success it becomes ``target``, on any error
-    it is removed. Stale temporaries of the folder are cleaned first."""
+    it is removed. Stale temporaries of the folder are cleaned first (``clean=False``: the caller
+    cleaned the folder once before writing many files into it)."""
     target = Path(target)
-    clean_stale(target.parent)
+    if clean:
+        clean_stale(target.parent)
     tmp = target.with_name(f"{target.name}.{_host()}-{os.getpid()}-{uuid.uuid4().hex[:8]}{MARK}")
     try:
         yield tmp  # created by the caller with open()'s permissions, never mkstemp's 0600
@@ -83,4 +85,11 @@ def write_text(target: Path, text: str) -> Path:
     """Write ``text`` to ``target`` atomically (see :func:`atomic`); returns ``target``."""
     with atomic(target) as tmp:
         tmp.write_text(text)
+    return Path(target)
+
+
+def write_bytes(target: Path, data: bytes, *, clean: bool = True) -> Path:
+    """Write ``data`` to ``target`` atomically (see :func:`atomic`); returns ``target``."""
+    with atomic(target, clean=clean) as tmp:
+        tmp.write_bytes(data)
     return Path(target)

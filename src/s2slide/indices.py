@@ -24,6 +24,11 @@ from s2slide.errors import InvalidInputError, ShapeMismatchError
 
 #: Seed 000's threshold on dNDVI = NDVI(post) - NDVI(pre): below it a pixel is a new scar.
 SEED000_THRESHOLD = -0.2
+#: This course's default threshold on rdNDVI (:func:`rdndvi`) and the slope below which a pixel
+#: is not called a landslide (degrees). Chosen here (chapter 9 measures them), not HazMapper's:
+#: HazMapper leaves both to its user.
+RDNDVI_THRESHOLD = -20.0
+MIN_SLOPE_DEG = 10.0
 
 
 def _check(*arrays: Any, names: tuple[str, ...]) -> None:
@@ -93,3 +98,62 @@ def dndvi_mask(pre_ndvi: Any, post_ndvi: Any, *, threshold: float = SEED000_THRE
     change = np.asarray(post_ndvi, dtype=np.float32) - np.asarray(pre_ndvi, dtype=np.float32)
     with np.errstate(invalid="ignore"):
         return np.asarray(change < threshold)
+
+
+def rdndvi(pre_ndvi: Any, post_ndvi: Any) -> np.ndarray:
+    """Relative difference of NDVI, the change metric HazMapper names (Scheip and Wegmann 2021).
+
+    ``rdNDVI = 100 (NDVI_post - NDVI_pre) / sqrt(NDVI_pre + NDVI_post)``: the change of NDVI
+    scaled by the square root of the vegetation present, so that the same loss counts more on
+    sparse cover than on dense. Unitless, negative for vegetation lost; float32; NaN where
+    ``NDVI_pre + NDVI_post <= 0`` (water, snow, bare ground on both dates: no vegetation to
+    lose) or an input is NaN.
+
+    This equation is the course's; it could not be checked against the paper's text (only its
+    abstract, which names rdNDVI in words). It resembles the relative dNBR of burn mapping
+    (Miller and Thode 2007), which divides by the square root of the pre-fire value alone.
+
+    Examples
+    --------
+    >>> float(rdndvi(np.array([0.8]), np.array([0.2]))[0])   # 100 * -0.6 / sqrt(1.0)
+    -60.0
+    """
+    _check(pre_ndvi, post_ndvi, names=("pre_ndvi", "post_ndvi"))
+    pre = np.asarray(pre_ndvi, dtype=np.float32)
+    post = np.asarray(post_ndvi, dtype=np.float32)
+    total = pre + post
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.float32(100.0) * (post - pre) / np.sqrt(total)
+    return np.where(total > 0, out, np.nan).astype(np.float32)
+
+
+def rdndvi_mask(pre_ndvi: Any, post_ndvi: Any, slope: Any, *, threshold: float = RDNDVI_THRESHOLD,
+                min_slope_deg: float = MIN_SLOPE_DEG) -> np.ndarray:
+    """A landslide mask from rdNDVI: ``rdNDVI < threshold`` on slopes of at least ``min_slope_deg``.
+
+    The slope mask removes what rdNDVI alone cannot tell from a landslide on flat ground:
+    harvested fields, river-bed change, building sites. Bool array (NaN pixels are False).
+    The threshold is the course's addition: HazMapper itself "is not a semi-automated routine"
+    (Scheip and Wegmann 2021, abstract) and leaves the reading of its rdNDVI map to its user.
+
+    Parameters
+    ----------
+    pre_ndvi, post_ndvi : array-like, (y, x)
+        NDVI before and after (e.g. of composites).
+    slope : array-like, (y, x)
+        Terrain slope in degrees.
+    threshold : float
+        rdNDVI below which a pixel lost vegetation; negative (default :data:`RDNDVI_THRESHOLD`).
+    min_slope_deg : float
+        Smallest slope (degrees, 0-90) a landslide may sit on; 0 disables the mask.
+    """
+    if not checks.number("threshold", threshold) < 0.0:
+        raise InvalidInputError(f"threshold={threshold}: a vegetation loss is a negative rdNDVI; "
+                                "use e.g. -20")
+    if not 0.0 <= checks.number("min_slope_deg", min_slope_deg) < 90.0:
+        raise InvalidInputError(f"min_slope_deg={min_slope_deg}: give degrees 0-90 (0: no mask)")
+    _check(pre_ndvi, slope, names=("pre_ndvi", "slope"))
+    change = rdndvi(pre_ndvi, post_ndvi)
+    steep = np.asarray(slope, dtype=np.float32) >= np.float32(min_slope_deg)
+    with np.errstate(invalid="ignore"):
+        return np.asarray((change < threshold) & steep)

@@ -513,58 +513,122 @@ def _least_cloudy(items: list, *, max_cloud: float, what: str, grid_code: str | 
     return min(found, key=lambda item: item.properties["eo:cloud_cover"])
 
 
+#: Pixels on a side of the coarse read (the files' overviews) that checks each item's offset.
+OFFSET_CHECK_PX = 512
+
+
+def _tile_and_day(items: list, chosen: Any, *, lon: float) -> list:
+    """The items of ``chosen``'s MGRS tile and solar day: a tile split between two datastrips,
+    or processed twice, has several, each with its own metadata."""
+    from s2slide.data.live import stac
+
+    day = next(group for group in stac.items_by_day(items, lon).values() if chosen in group)
+    code = chosen.properties.get("grid:code")
+    return [it for it in day if it.properties.get("grid:code") == code]
+
+
+def _check_grid(gbox: Any, *, name: str) -> Any:
+    """A coarse grid (about :data:`OFFSET_CHECK_PX` a side) over ``gbox`` for the offset check,
+    in the dark-reference bands the check reads (vegetation in blue and red, water in SWIR)."""
+    from s2slide.data.live import _grid
+    from s2slide.data.scenes import SceneSpec
+
+    factor = max(1, -(-max(gbox.shape) // OFFSET_CHECK_PX))
+    aff = gbox.affine
+    return SceneSpec(name=name, epsg=gbox.crs.epsg, left=aff.c, top=aff.f,
+                     resolution_m=abs(aff.a) * factor, height=-(-gbox.shape[0] // factor),
+                     width=-(-gbox.shape[1] // factor), pre_date="", post_date="", event="",
+                     bands=tuple(sorted({b for v in _grid.DARK_REFERENCES.values() for b in v})))
+
+
+def _reflectance_block(dn: np.ndarray, *, offsets: tuple[int, ...]) -> np.ndarray:
+    """One chunk of DNs (band, item, y, x) as reflectance (band, y, x): each item converted with
+    its own offset, then mosaicked as chapter 1's STAC route does (first item with data)."""
+    from s2slide.data import harmonize
+    from s2slide.data.live import _grid
+
+    refls = [harmonize.dn_to_reflectance(dn[:, i], offset=off) for i, off in enumerate(offsets)]
+    no_scl = [np.zeros(dn.shape[2:], np.uint8)] * len(refls)  # only the reflectance is kept
+    return _grid.mosaic_reflectance(refls, no_scl)[0]
+
+
+def _tile_reflectance(items: list, cat: Any, *, chunk: int, timeout: float, what: str,
+                      geobox: Any = None) -> tuple[xr.DataArray, list[dict]]:
+    """Lazy reflectance (band, y, x) of one day's ``items`` at 10 m (or on ``geobox``), and each
+    item's offset decision, made by the STAC route (:func:`stac.harmonised_day`) on a coarse
+    read; GDAL's time limits are the route's (captured into the dask graph by odc-stac)."""
+    import odc.stac
+
+    from s2slide.data.live import stac
+
+    stac._configure_gdal(timeout)
+    grid = {"resolution": 10} if geobox is None else {"geobox": geobox}
+    raw = odc.stac.load(items, bands=[cat.asset(b) for b in BANDS],
+                        chunks={"x": chunk, "y": chunk}, groupby="id", **grid)
+    spec = _check_grid(raw.odc.geobox, name=what)
+    decisions = stac.harmonised_day(items, cat, spec, spec.bands, what=what, timeout=timeout)[2]
+    where = {it.id: i for i, it in enumerate(items)}
+    dn = raw.to_array("band").isel(time=[where[d["id"]] for d in decisions])
+    refl = dn.data.rechunk({0: -1, 1: -1}).map_blocks(
+        _reflectance_block, offsets=tuple(d["offset"] for d in decisions), drop_axis=1,
+        dtype=np.float32, meta=np.array((), np.float32))
+    like = dn.isel(time=0, drop=True)
+    out = xr.DataArray(refl, coords=like.coords, dims=like.dims).assign_coords(band=list(BANDS))
+    return out, decisions
+
+
 def stac_tile(*, bbox: tuple = LUDING_REGION, dates: tuple = LUDING_DATES, chunk: int = CHUNK_PX,
-              max_cloud: float = 20.0) -> xr.Dataset:
+              max_cloud: float = 20.0, timeout: float = 20.0) -> xr.Dataset:
     """A **real** Sentinel-2 L2A tile pair from Earth Search, lazily (``odc.stac.load`` chunks).
 
-    The least cloudy post-event item over ``bbox``, and the least cloudy pre-event item of the
-    same MGRS tile; red and NIR (B04, B08) at 10 m, converted chunk by chunk to reflectance 0-1
-    with each item's BOA offset as chapter 1's STAC route decides it
-    (:func:`s2slide.data.live.stac.item_offset`). Same variables as :func:`simulated_tile` except
-    ``truth``: there are no labels for a real tile.
+    The least cloudy post-event item over ``bbox`` and the least cloudy pre-event item of the
+    same MGRS tile, each with the other items of its tile and day; red and NIR (B04, B08) at
+    10 m on the post-event grid. Each item gets its own BOA offset as chapter 1's STAC route
+    decides it (:func:`s2slide.data.live.stac.harmonised_day`: its flag and baseline, then its
+    own pixels, read here from the files' overviews at about 200 m) and is converted before the
+    items are mosaicked, chunk by chunk, so that no day mixes offsets. Catalogue requests and
+    image-file reads have the route's time limits (``timeout`` seconds each). Same variables as
+    :func:`simulated_tile` except ``truth``: there are no labels for a real tile.
 
     Raises
     ------
     NetworkUnavailableError
-        Offline, or the catalogue does not answer.
+        Offline, or the catalogue or the files do not answer in time.
     SceneNotFoundError
         No item clear enough in a date window.
     """
+    import json
     from datetime import date
 
-    from s2slide.data import harmonize
-    from s2slide.data.net import reachable
     from s2slide.data.live import stac
+    from s2slide.data.net import reachable
 
     cat = stac.get_catalog("earth-search")
     ok, why = reachable(cat.url)
     if not ok:
         raise NetworkUnavailableError(f"{cat.name} is not reachable ({why}); use "
                                       "simulated_tile() offline, or run this online.")
-    import odc.stac
+    client = stac.open_client(cat, timeout=timeout)
+    lon = 0.5 * (bbox[0] + bbox[2])
 
-    client = stac.open_client(cat)
-
-    def search(window: str) -> list:
+    def day_items(window: str, grid_code: str | None = None) -> list:
         start, end = (date.fromisoformat(d) for d in window.split("/"))
-        return stac.search_items(client, cat, collection=cat.collection, bbox=bbox,
-                                 start=start, end=end)
+        found = stac.search_items(client, cat, collection=cat.collection, bbox=bbox,
+                                  start=start, end=end)
+        best = _least_cloudy(found, max_cloud=max_cloud, what=window, grid_code=grid_code)
+        return _tile_and_day(found, best, lon=lon)
 
-    post = _least_cloudy(search(dates[1]), max_cloud=max_cloud, what=dates[1])
-    pre = _least_cloudy(search(dates[0]), max_cloud=max_cloud, what=dates[0],
-                        grid_code=post.properties.get("grid:code"))
-    assets = [cat.asset(b) for b in BANDS]
-    arrays = {}
-    for when, item in (("pre", pre), ("post", post)):
-        raw = odc.stac.load([item], bands=assets, chunks={"x": chunk, "y": chunk},
-                            resolution=10).to_array("band").isel(time=0)
-        offset = stac.item_offset(item)[0]
-        refl = raw.data.map_blocks(harmonize.dn_to_reflectance, offset=offset, dtype=np.float32)
-        arrays[when] = xr.DataArray(refl, coords=raw.coords, dims=raw.dims).assign_coords(band=list(BANDS))
-    ds = xr.Dataset(arrays)
-    tile = post.properties.get("grid:code")
+    post_items = day_items(dates[1])
+    pre_items = day_items(dates[0], post_items[0].properties.get("grid:code"))
+    post, post_dec = _tile_reflectance(post_items, cat, chunk=chunk, timeout=timeout,
+                                       what=f"post-event tile ({dates[1]})")
+    pre, pre_dec = _tile_reflectance(pre_items, cat, chunk=chunk, timeout=timeout,
+                                     what=f"pre-event tile ({dates[0]})", geobox=post.odc.geobox)
+    ds = xr.Dataset({"pre": pre, "post": post})
+    tile = post_items[0].properties.get("grid:code")
     ds.attrs.update(source="live", label=f"Sentinel-2 L2A {tile} ({cat.name})",
-                    items=[pre.id, post.id], resolution_m=10.0)
+                    items=[d["id"] for d in pre_dec + post_dec], resolution_m=10.0,
+                    provenance=json.dumps({"pre": pre_dec, "post": post_dec}))
     return ds
 
 

@@ -27,14 +27,16 @@ GeoTIFF with a JSON sidecar (attributes, provenance) and a SHA-256 sidecar.
 
 Mirror loaders (real files of the registry, :mod:`s2slide.data.registry`), used by chapters 2-4:
 :func:`load_iburi`, :func:`load_kaikoura`, :func:`load_kaikoura_points`, :func:`points_in`,
-:func:`load_inventory`, :func:`rasterize_inventory`.
+:func:`load_inventory`, :func:`rasterize_inventory`, :func:`with_inventory_truth` (a real
+inventory as the truth of a live scene), :func:`scene_truth` (whatever truth a scene can have).
 """
 
 from s2slide.data.mirror import (INVENTORIES, KAIKOURA_CHANGE_BANDS, load_iburi, load_inventory,
                                  load_kaikoura, load_kaikoura_points, points_in,
-                                 rasterize_inventory)
+                                 rasterize_inventory, scene_truth, with_inventory_truth)
 from s2slide.data.scene import SOURCES, describe_bands, live_status, load_scene, rgb, scene_names
 
 __all__ = ["SOURCES", "INVENTORIES", "KAIKOURA_CHANGE_BANDS", "load_scene", "scene_names",
            "load_iburi", "load_kaikoura", "load_kaikoura_points", "points_in", "load_inventory",
-           "rasterize_inventory", "describe_bands", "live_status", "rgb"]
+           "rasterize_inventory", "with_inventory_truth", "scene_truth", "describe_bands",
+           "live_status", "rgb"]

@@ -32,9 +32,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from s2slide import config
+from s2slide import config, files
 from s2slide.data import bands, registry
-from s2slide.errors import (ChecksumError, DataFileError, DownloadError, InvalidInputError,
+from s2slide.errors import (DataFileError, DownloadError, InvalidInputError,
                             MissingBandError, MissingFileError, NetworkUnavailableError,
                             NoValidDataError, ShapeMismatchError)
 
@@ -374,26 +374,64 @@ def scene_channels(ds, *, when: str = "post", channels: Sequence[str] = SEED001_
     return np.stack(layers, axis=-1).astype(np.float32)
 
 
-def _zenodo_file(split: str) -> tuple[str, str, str]:
-    """(url, 'md5:...', name) of ``split``'s zip in the Zenodo record."""
-    import requests
+#: Seconds allowed for Zenodo's record and for the archive to start; the archive itself may take
+#: ``timeout + size / 100 kB/s`` and must keep up 1 kB/s (:func:`s2slide.data.net.download`).
+ZENODO_TIMEOUT_S = 30.0
+_ZENODO_HINT = ("check the connection and run again, read the mirror's 15 real patches with "
+                "load_patches(n, source='mirror'), or use source='simulated'")
 
-    try:
-        meta = requests.get(ZENODO_API, timeout=30)
-        meta.raise_for_status()
-    except requests.RequestException as err:
-        raise NetworkUnavailableError(f"cannot reach Zenodo ({err}); check the connection, or "
-                                      "use source='simulated'") from err
-    files = meta.json().get("files", [])
+
+def _zenodo_file(split: str, *, timeout: float) -> tuple[str, str, str, int | None]:
+    """(url, 'md5:...', name, size in bytes) of ``split``'s zip in the Zenodo record.
+
+    Raises
+    ------
+    NetworkUnavailableError
+        Zenodo does not answer JSON within ``timeout`` seconds (connect + transfer).
+    DownloadError
+        The record holds no such zip.
+    """
+    from s2slide.data import net
+
+    meta = net.get_json(ZENODO_API, what=f"Zenodo (Landslide4Sense record {ZENODO_RECORD})",
+                        timeout=timeout, hint=_ZENODO_HINT)
+    files = [f for f in (meta.get("files") if isinstance(meta, dict) else None) or []
+             if isinstance(f, dict)]
     for f in files:
-        if split.lower() in f["key"].lower() and f["key"].lower().endswith(".zip"):
-            return f["links"]["self"], f["checksum"], f["key"]
-    raise DownloadError(f"no {split!r} zip in Zenodo record {ZENODO_RECORD}; it holds "
-                        f"{', '.join(f['key'] for f in files)}")
+        key = str(f.get("key", ""))
+        if split.lower() in key.lower() and key.lower().endswith(".zip"):
+            try:
+                return f["links"]["self"], f["checksum"], key, f.get("size")
+            except (KeyError, TypeError):
+                break
+    held = ", ".join(str(f.get("key")) for f in files) or "no files"
+    raise DownloadError(f"no {split!r} zip (with its address and checksum) in Zenodo record "
+                        f"{ZENODO_RECORD}; it holds {held}. Zenodo may have changed its answer: "
+                        "use source='mirror' or 'simulated'")
 
 
-def download(split: str = "train", *, n: int | None = None, progressbar: bool = True) -> Path:
+def _cached_archive(archive: Path, checksum: str) -> bool:
+    """Whether ``archive`` is in the cache and matches ``checksum``; a damaged one is deleted."""
+    from s2slide.data import net
+
+    if not archive.is_file():
+        return False
+    if net.matches(archive, checksum):
+        return True
+    warnings.warn(f"{archive} does not match Zenodo's {checksum[:16]}... (a damaged copy); "
+                  "downloading it again", stacklevel=3)
+    archive.unlink()
+    return False
+
+
+def download(split: str = "train", *, n: int | None = None, progressbar: bool = True,
+             timeout: float = ZENODO_TIMEOUT_S) -> Path:
     """Download a Landslide4Sense split from Zenodo (checksum checked) and unpack it.
+
+    Every request is bounded (:mod:`s2slide.data.net`): the record within ``timeout`` seconds,
+    the archive within ``timeout + size / 100 kB/s``, cut earlier if it averages under 1 kB/s.
+    The archive goes to a temporary name in the cache folder and is renamed into place only
+    complete and matching Zenodo's MD5; a temporary left by a killed run is removed by the next.
 
     Parameters
     ----------
@@ -404,41 +442,55 @@ def download(split: str = "train", *, n: int | None = None, progressbar: bool = 
         zip itself is downloaded whole, once, into the cache.
     progressbar : bool
         Show a tqdm progress bar while downloading.
+    timeout : float
+        Seconds allowed for Zenodo to answer (connect + transfer of the record, or the start
+        of the archive).
 
     Returns
     -------
     Path
         A folder holding ``img/image_N.h5`` and ``mask/mask_N.h5``.
+
+    Raises
+    ------
+    NetworkUnavailableError
+        Offline, or Zenodo does not answer (or sends too slowly) in the time allowed.
+    DownloadError
+        An HTTP error, no such split in the record, a disk that cannot take the archive;
+        :class:`~s2slide.errors.ChecksumError` for an archive that does not match its MD5.
     """
-    import pooch
+    from s2slide.data import net
 
     if config.offline():
         raise NetworkUnavailableError("S2SLIDE_OFFLINE is set, so Landslide4Sense is not "
                                       "downloaded: unset it, or use source='simulated'")
-    url, checksum, name = _zenodo_file(split)
+    url, checksum, name, size = _zenodo_file(split, timeout=timeout)
     folder = config.cache_dir() / "landslide4sense"
-    try:
-        archive = pooch.retrieve(url, known_hash=checksum, fname=name, path=folder,
-                                 progressbar=progressbar)
-    except ValueError as err:  # pooch: hash mismatch (the partial file is removed)
-        raise ChecksumError(f"{name}: {err}; run again to download afresh") from err
+    archive = folder / name
+    if not _cached_archive(archive, checksum):
+        net.download(url, archive, what=f"Zenodo's Landslide4Sense archive {name}",
+                     timeout=timeout, size=size, checksum=checksum, progress=progressbar,
+                     attempts=2, hint=_ZENODO_HINT)
     out = folder / f"{split}_{n or 'all'}"
-    _unpack(Path(archive), out, n=n)
+    _unpack(archive, out, n=n)
     return out
 
 
 def _unpack(archive: Path, out: Path, *, n: int | None) -> None:
+    """Extract the first ``n`` patches (all if None), each file written whole or not at all."""
     pattern = re.compile(r"(?:^|/)(img/image|mask/mask)_(\d+)\.h5$")
     with zipfile.ZipFile(archive) as zf:
         members = [(m, pattern.search(m)) for m in zf.namelist()]
         members = [(m, g) for m, g in members if g]
         numbers = sorted({int(g.group(2)) for _, g in members})
         keep = set(numbers[:n] if n else numbers)
+        for sub in ("img", "mask"):
+            (out / sub).mkdir(parents=True, exist_ok=True)
+            files.clean_stale(out / sub)  # once per folder, not once per file
         for member, g in members:
             target = out / f"{g.group(1)}_{g.group(2)}.h5"
             if int(g.group(2)) in keep and not target.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(zf.read(member))
+                files.write_bytes(target, zf.read(member), clean=False)
 
 
 def read_patches(pairs: Sequence[tuple[str | Path, str | Path]], *,

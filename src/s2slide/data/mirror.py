@@ -14,10 +14,24 @@ import xarray as xr
 
 from s2slide import checks
 from s2slide.data import harmonize, registry
-from s2slide.errors import InvalidInputError, SceneNotFoundError
+from s2slide.errors import InvalidInputError, NoValidDataError, S2SlideError, SceneNotFoundError
 
-#: Band names of the Kaikoura change rasters (the files call the first one "rg").
+#: Band names of the Kaikoura change rasters (the files call the first one "rg"), as
+#: :func:`load_kaikoura` returns them: every band post-event minus pre-event (see _KAIKOURA_FILE).
 KAIKOURA_CHANGE_BANDS = ("red_green_ratio_change", "ndvi_change", "brightness_change")
+
+#: How the source made each band of ``diff_landslide_<n>.tif``, read in its Earth Engine script
+#: (mhscience/landslides_detection @ 9f93913a, ``pre_processingGEE/pre_processing_thesis_mh.js``,
+#: ``subtract_band`` and ``run_normalization``), from Sentinel-2 Level-1C DNs (B2, B3, B4, B8;
+#: cloud-masked, least cloudy image or a median composite). Before NDVI and brightness, each
+#: pre-event band is multiplied by mean(post) / mean(pre) over the region; the ratio is not.
+#: (formula in the file, sign and offset load_kaikoura applies to make it post minus pre)
+_KAIKOURA_FILE: dict[str, tuple[str, float, float]] = {
+    "red_green_ratio_change": ("B4/B3 (post) - B4/B3 (pre) + 0.5", 1.0, -0.5),
+    "ndvi_change": ("NDVI(pre) - NDVI(post), NDVI = (B8 - B4) / (B8 + B4)", -1.0, 0.0),
+    "brightness_change": ("brightness(pre) - brightness(post), brightness = (B4 + B3 + B2) / 3 "
+                          "/ 1000 (L1C DN, i.e. 10 x TOA reflectance)", -1.0, 0.0),
+}
 
 
 _IBURI_BANDS = {"B02": "B2", "B03": "B3", "B04": "B4"}
@@ -137,8 +151,14 @@ def load_kaikoura(n: int) -> xr.Dataset:
     Returns
     -------
     xarray.Dataset
-        ``change``: float32, dims (band, y, x), bands :data:`KAIKOURA_CHANGE_BANDS` (post minus
-        pre, made in Earth Engine by the source), NaN kept (tile 70: ~6 %); ``truth``: uint8,
+        ``change``: float32, dims (band, y, x), bands :data:`KAIKOURA_CHANGE_BANDS`, each
+        **post-event minus pre-event** as everywhere in the course (a landslide: NDVI change
+        < 0, brightness and red/green ratio change > 0). The files do not all store that:
+        the source's script writes ``ndvi_change`` and ``brightness_change`` as pre minus post
+        and the ratio change plus 0.5 (:data:`_KAIKOURA_FILE`; each band's ``formula``
+        attribute quotes the file's formula and ``to_post_minus_pre`` what was applied).
+        Brightness is in the file's unit, 10 x TOA reflectance. NaN kept (tile 70: ~6 %);
+        ``truth``: uint8,
         the label polygons rasterised at pixel centres (134 px for 69, 20 px for 70; they
         mark only the 6 / 9 landslides drawn by the source, not every landslide of the tile);
         ``valid``: finite in every band. EPSG:32759, 10 m.
@@ -148,6 +168,7 @@ def load_kaikoura(n: int) -> xr.Dataset:
     n = _check_kaikoura(n)
     with rasterio.open(registry.fetch(f"kaikoura-2016/diff_landslide_{n}.tif")) as src:
         change, transform, crs = src.read().astype(np.float32), src.transform, src.crs
+    change = _to_post_minus_pre(change)
     labels = _read_labels(n)
     x, y = _grid_coords(transform, change.shape[1:])
     ds = xr.Dataset(
@@ -155,9 +176,20 @@ def load_kaikoura(n: int) -> xr.Dataset:
          "valid": (("y", "x"), np.isfinite(change).all(0))},
         coords={"band": list(KAIKOURA_CHANGE_BANDS), "y": y, "x": x}, attrs=_kaikoura_attrs(n))
     ds = ds.rio.write_crs(crs).rio.write_transform(transform)
+    ds["band"].attrs["formula"] = [_KAIKOURA_FILE[b][0] for b in KAIKOURA_CHANGE_BANDS]
+    ds["band"].attrs["to_post_minus_pre"] = [
+        f"{_KAIKOURA_FILE[b][1]:+g} x file {_KAIKOURA_FILE[b][2]:+g}" for b in KAIKOURA_CHANGE_BANDS]
     ds["truth"] = rasterize_inventory(labels, like=ds)
     ds.attrs["n_label_polygons"] = len(labels)
     return ds
+
+
+def _to_post_minus_pre(change: np.ndarray) -> np.ndarray:
+    """The file's three bands (float32, (band, y, x)) turned into post minus pre, in place."""
+    for i, band in enumerate(KAIKOURA_CHANGE_BANDS):
+        _, sign, shift = _KAIKOURA_FILE[band]
+        change[i] = sign * change[i] + np.float32(shift)
+    return change
 
 
 def _read_labels(n: int):
@@ -174,8 +206,13 @@ def _kaikoura_attrs(n: int) -> dict[str, Any]:
     src = registry.SOURCES["kaikoura-diff"]
     files = [p for p in registry.FILES if f"_{n}." in p]
     provenance = {"files": [registry.info(p) for p in files],
-                  "processing": "bands renamed (rg -> red_green_ratio_change); labels rasterised "
-                                "with rasterio.features.rasterize at pixel centres"}
+                  "formulas": {b: v[0] for b, v in _KAIKOURA_FILE.items()},
+                  "formula_source": "mhscience/landslides_detection @ 9f93913a, "
+                                    "pre_processingGEE/pre_processing_thesis_mh.js",
+                  "processing": "bands renamed (rg -> red_green_ratio_change); ndvi_change and "
+                                "brightness_change negated (the file holds pre - post) and 0.5 "
+                                "taken from the ratio change, so every band is post - pre; labels "
+                                "rasterised with rasterio.features.rasterize at pixel centres"}
     return {"source": "mirror", "scene": f"kaikoura-{n}",
             "label": f"Kaikoura 2016, real Sentinel-2 change raster {n} (mirror)",
             "event": "2016-11-14 Mw 7.8 Kaikoura earthquake, New Zealand",
@@ -233,7 +270,8 @@ def points_in(ds: xr.Dataset, points=None):
 def _inventories() -> dict[str, tuple[str, str | None, str]]:
     """name -> (registry path, layer inside the zip or None, source key)."""
     inv: dict[str, tuple[str, str | None, str]] = {
-        "mesetas-2019": ("inventories/mesetas-2019/colombia_landslides.gpkg", None, "mesetas")}
+        "mesetas-2019": ("inventories/mesetas-2019/colombia_landslides.gpkg", None, "mesetas"),
+        "luding-2022": ("inventories/luding-2022/china_landslides.gpkg", None, "luding-inventory")}
     years = {"wenchuan": ("China", (2009, 2011, 2013, 2014, 2017, 2018, 2019, 2021)),
              "rasuwa": ("Nepal", range(2013, 2020)), "porgera": ("PNG", range(2017, 2021))}
     for place, (zipname, yrs) in years.items():
@@ -248,12 +286,15 @@ INVENTORIES: tuple[str, ...] = tuple(_inventories())
 
 
 def load_inventory(name: str):
-    """A real landslide inventory of the mirror as polygons.
+    """A real landslide inventory of the mirror (or, online, of its public address) as polygons.
 
     Parameters
     ----------
     name : str
-        ``"mesetas-2019"`` (838 polygons, USGS), ``"wenchuan-<year>"`` (2009: 10,335 polygons),
+        ``"mesetas-2019"`` (838 polygons, USGS), ``"luding-2022"`` (seed 004's Luding county
+        inventory; not in the mirror: downloaded on first use, which needs the network, and
+        pinned by SHA-256 then, see :data:`s2slide.data.registry.ONLINE_FILES`),
+        ``"wenchuan-<year>"`` (2009: 10,335 polygons),
         ``"rasuwa-<year>"`` (2013-2019) or ``"porgera-<year>"`` (2017-2020); the Bhuyan et al.
         (2023) inventories were mapped by a CNN, not drawn by hand. See :data:`INVENTORIES`.
 
@@ -272,8 +313,9 @@ def load_inventory(name: str):
     path = registry.fetch(relpath)
     gdf = gpd.read_file(f"zip://{path}!{layer}" if layer else path)
     src = registry.SOURCES[key]
-    gdf.attrs.update(source="mirror", inventory=name, file=relpath + (f"!{layer}" if layer else ""),
-                     licence=src.licence, attribution=src.attribution)
+    gdf.attrs.update(source="mirror" if relpath in registry.FILES else "online", inventory=name,
+                     file=relpath + (f"!{layer}" if layer else ""), licence=src.licence,
+                     attribution=src.attribution, sha256=registry.info(relpath)["sha256"])
     return gdf
 
 
@@ -310,3 +352,76 @@ def rasterize_inventory(gdf, *, like: xr.Dataset, all_touched: bool = False) -> 
     return xr.DataArray(mask, dims=("y", "x"), coords={"y": like["y"], "x": like["x"]},
                         attrs={"long_name": "landslide mask", "units": "1"})
 
+
+
+def with_inventory_truth(ds: xr.Dataset, inventory: str = "luding-2022") -> xr.Dataset:
+    """A copy of a scene whose ``truth`` is a real inventory burnt onto its grid (pixel centres).
+
+    For a live scene, which has no truth of its own: the inventory is then an independent
+    truth of the real window, mapped by people from other imagery (chapters 3 and 4).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A scene on a georeferenced grid (``ds.rio.crs``), e.g. ``load_scene("luding")``.
+    inventory : str
+        A name of :data:`INVENTORIES`; ``"luding-2022"`` needs the network on first use.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` with ``truth`` (uint8, (y, x)) whose attrs name the inventory, its licence and
+        the number of polygons in the window; ``attrs["truth_source"]`` says the same.
+
+    Raises
+    ------
+    NoValidDataError
+        No polygon of the inventory lies in the window (it would score every map as 0).
+    NetworkUnavailableError, DownloadError, ChecksumError
+        From :func:`s2slide.data.registry.fetch`.
+    """
+    gdf = load_inventory(inventory)
+    left, bottom, right, top = ds.rio.bounds()
+    inside = gdf.to_crs(ds.rio.crs).cx[left:right, bottom:top]
+    if inside.empty:
+        raise NoValidDataError(f"the {inventory} inventory has no polygon in this window "
+                               f"({ds.attrs.get('label', '')}); score against another truth")
+    truth = rasterize_inventory(inside, like=ds)
+    note = (f"real inventory {inventory} ({len(inside)} polygons in the window; "
+            f"{gdf.attrs['attribution']})")
+    out = ds.copy()
+    out["truth"] = truth.assign_attrs(long_name="landslides of a real inventory", source=note,
+                                      licence=gdf.attrs["licence"])
+    out.attrs["truth_source"] = note
+    return out
+
+
+#: The real inventory that can serve as the independent truth of a live scene, per scene name.
+LIVE_TRUTH: dict[str, str] = {"luding": "luding-2022"}
+
+
+def scene_truth(ds: xr.Dataset) -> tuple[xr.Dataset, str]:
+    """A scene with the independent truth it can have, and one sentence saying what it is.
+
+    Simulated scenes carry their exact truth; a live scene gets the real inventory of
+    :data:`LIVE_TRUTH` (:func:`with_inventory_truth`, which needs the network on first use);
+    otherwise the scene is returned as it is and the sentence says why there is no truth.
+
+    Returns
+    -------
+    (xarray.Dataset, str)
+        The scene (a copy when a truth was added) and the sentence, for the chapter to print.
+    """
+    if "truth" in ds:
+        what = ("the simulation's exact truth (every new landslide pixel)"
+                if ds.attrs.get("source") == "simulated" else ds["truth"].attrs.get("source", "its truth"))
+        return ds, f"Independent truth: {what}."
+    inventory = LIVE_TRUTH.get(str(ds.attrs.get("scene")))
+    if ds.attrs.get("source") != "live" or inventory is None:
+        return ds, "No independent truth for this scene: only the reference mask can score it."
+    try:
+        out = with_inventory_truth(ds, inventory)
+    except S2SlideError as err:
+        return ds, (f"No independent truth: the {inventory} inventory could not be used "
+                    f"({type(err).__name__}: {err}).")
+    return out, f"Independent truth: {out.attrs['truth_source']}."

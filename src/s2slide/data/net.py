@@ -25,17 +25,18 @@ requests 20-60 (the route's ``timeout=``), downloads ``timeout + size / MIN_RATE
 
 Also here: :func:`reachable` (a TCP probe for chapter 0), :func:`scrub` (credentials out of
 messages built from server replies) and :func:`download` (to a temporary name in the same folder,
-renamed when complete and verified; stale temporaries of ours are cleaned by the next download).
+renamed when complete and verified, through :func:`s2slide.files.atomic`; stale temporaries of
+ours are cleaned by the next download).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import hashlib
 import io
 import json
-import os
 import socket
 import threading
 import time
@@ -46,11 +47,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus, urlparse
 
-from s2slide import config
+from s2slide import checks, config, files
 
 __all__ = ["CONNECT_S", "MIN_RATE", "Session", "deadline", "reachable", "unavailable", "scrub",
-           "get_json", "parse_json", "check_status", "download", "clean_stale_parts", "PART_MARK",
-           "LOW_RATE"]
+           "get_json", "parse_json", "not_json", "check_status", "status_fix", "download",
+           "matches", "LOW_RATE"]
 
 #: Seconds allowed to open a connection (DNS + TCP + TLS), unless the deadline is nearer.
 CONNECT_S = 10.0
@@ -58,8 +59,6 @@ CONNECT_S = 10.0
 MIN_RATE = 100_000.0
 #: Bytes per second below which a transfer counts as stalled over a window (curl's LOW_SPEED_LIMIT).
 LOW_RATE = 1_000.0
-#: Marker in the names of our temporary download files: ``<name>.s2slide-part-<pid>``.
-PART_MARK = ".s2slide-part-"
 
 
 # ----------------------------------------------------------------------------- the deadline
@@ -121,13 +120,10 @@ def deadline(seconds: float, *, min_rate: float | None = None,
     window : float
         Seconds over which ``min_rate`` is measured.
     """
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
-        from s2slide.errors import InvalidInputError
-
-        raise InvalidInputError(f"a network timeout must be a positive number of seconds, got "
-                                f"{seconds!r}")
+    seconds = checks.number("timeout", seconds, positive=True,
+                            hint=": a network timeout is a positive number of seconds, e.g. 20")
     outer = _BUDGET.get()
-    end = time.monotonic() + float(seconds)
+    end = time.monotonic() + seconds
     if outer is not None and outer.end < end:
         end, seconds = outer.end, outer.seconds
     budget = _Budget(float(seconds), end, min_rate, float(window))
@@ -360,12 +356,25 @@ def scrub(text: str, secrets: Iterator[str] | list[str] | tuple[str, ...]) -> st
     return text
 
 
-def parse_json(resp: Any, *, what: str, url: str | None = None) -> Any:
-    """The JSON body of ``resp``, or a NetworkUnavailableError that says what came instead.
+def not_json(what: str, text: str, *, url: str | None, detail: str, html: bool = False,
+             check: str = "the address") -> Exception:
+    """The NetworkUnavailableError for an answer that is not the JSON expected.
 
-    An HTML page where JSON was expected is the mark of a captive portal (a Wi-Fi login page),
-    a proxy or a wrong address; the message says so.
+    An HTML page (``html``, or ``text`` starting as one) is the mark of a captive portal (a
+    Wi-Fi login page), a proxy or a wrong address, and the message says so; otherwise the answer
+    is invalid JSON, ``detail`` saying how. ``check`` names what to check (an address setting).
     """
+    if html or text.lstrip()[:15].lower().startswith(("<!doctype", "<html")):
+        return unavailable(what, "it answered with an HTML page, not JSON", url=url, hint=(
+            "a captive portal (the login page of a hotel, campus or train Wi-Fi) or a proxy may be "
+            f"in the way: open any web page in a browser and log in, or check {check}"))
+    return unavailable(what, f"its answer is not valid JSON ({detail})", url=url,
+                       hint=f"the service may be having trouble: try again later, or check {check}")
+
+
+def parse_json(resp: Any, *, what: str, url: str | None = None) -> Any:
+    """The JSON body of ``resp``, or a NetworkUnavailableError that says what came instead
+    (:func:`not_json`)."""
     url = url or getattr(resp, "url", None)
     ctype = str(resp.headers.get("Content-Type", "")).lower()
     body = resp.text if hasattr(resp, "text") else ""
@@ -373,17 +382,20 @@ def parse_json(resp: Any, *, what: str, url: str | None = None) -> Any:
         return resp.json()
     except ValueError:
         pass
-    if "html" in ctype or body.lstrip()[:15].lower().startswith(("<!doctype", "<html")):
-        return _raise(unavailable(what, "it answered with an HTML page, not JSON", url=url, hint=(
-            "a captive portal (the login page of a hotel, campus or train Wi-Fi) or a proxy may be "
-            "in the way: open any web page in a browser and log in, or check the address")))
-    return _raise(unavailable(what, f"its answer is not valid JSON ({len(body)} bytes starting "
-                              f"{body[:60]!r})", url=url, hint="the service may be having trouble: "
-                              "try again later, or check the address"))
+    raise not_json(what, body, url=url, html="html" in ctype,
+                   detail=f"{len(body)} bytes starting {body[:60]!r}")
 
 
-def _raise(err: Exception) -> Any:
-    raise err
+def status_fix(code: int | None, *, setting: str | None = None) -> str:
+    """What to do about an HTTP error status ``code`` (None: unknown), for a message's hint."""
+    if code == 404:
+        return (f"the address is wrong or the service moved: check {setting}" if setting
+                else "the address is wrong or the file is not there")
+    if code == 429:
+        return "too many requests: wait a minute and try again"
+    if (code or 0) >= 500:
+        return "the service is having trouble: try again in a few minutes"
+    return "the request was refused"
 
 
 def check_status(resp: Any, *, what: str, setting: str | None = None,
@@ -396,16 +408,8 @@ def check_status(resp: Any, *, what: str, setting: str | None = None,
     if resp.status_code < 400:
         return
     code = resp.status_code
-    if code == 404:
-        fix = (f"the address is wrong or the service moved: check {setting}" if setting
-               else "the address is wrong or the file is not there")
-    elif code == 429:
-        fix = "too many requests: wait a minute and try again"
-    elif code >= 500:
-        fix = "the service is having trouble: try again in a few minutes"
-    else:
-        fix = "the request was refused"
-    err = unavailable(what, f"HTTP {code} {resp.reason or ''}".strip(), url=resp.url, hint=fix)
+    err = unavailable(what, f"HTTP {code} {resp.reason or ''}".strip(), url=resp.url,
+                      hint=status_fix(code, setting=setting))
     if error is not None:
         err = error(str(err).replace("cannot use", "could not download", 1))
     raise err
@@ -413,7 +417,7 @@ def check_status(resp: Any, *, what: str, setting: str | None = None,
 
 def get_json(url: str, *, what: str, timeout: float, params: dict[str, str] | None = None,
              headers: dict[str, str] | None = None, session: Any = None,
-             setting: str | None = None) -> Any:
+             setting: str | None = None, hint: str | None = None) -> Any:
     """GET ``url`` and return its JSON, all within ``timeout`` seconds; clear errors otherwise.
 
     Raises
@@ -428,7 +432,7 @@ def get_json(url: str, *, what: str, timeout: float, params: dict[str, str] | No
         try:
             resp = sess.get(url, params=params, headers=headers)
         except requests.RequestException as err:
-            raise unavailable(what, err, url=url, budget=budget) from None
+            raise unavailable(what, err, url=url, budget=budget, hint=hint) from None
     check_status(resp, what=what, setting=setting)
     return parse_json(resp, what=what, url=url)
 
@@ -462,49 +466,44 @@ def reachable(url: str, *, timeout: float = 2.0) -> tuple[bool, str]:
 
 
 # ----------------------------------------------------------------------------- downloads
-def part_name(final: Path) -> Path:
-    """The temporary name a download of ``final`` is written to (same folder, our marker, pid)."""
-    return final.with_name(f"{final.name}{PART_MARK}{os.getpid()}")
+#: errno values of a disk that cannot take the file: passed on as OSError, not as a network fault.
+_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM,
+                          errno.EROFS})
+_HASH_NAMES = {"sha256": "SHA-256", "md5": "MD5", "sha1": "SHA-1"}
 
 
-def clean_stale_parts(folder: Path, *, older_than_s: float = 3600.0) -> list[Path]:
-    """Delete our temporaries in ``folder`` whose process no longer runs (a ``kill -9``, a
-    crash) or that nobody wrote to for ``older_than_s`` seconds; returns what was deleted."""
-    removed: list[Path] = []
-    if not folder.is_dir():
-        return removed
-    for path in folder.glob(f"*{PART_MARK}*"):
-        pid = path.name.rsplit(PART_MARK, 1)[-1]
-        try:
-            idle = time.time() - path.stat().st_mtime > older_than_s
-        except FileNotFoundError:
-            continue
-        running = pid.isdigit() and (int(pid) == os.getpid() or _pid_alive(int(pid)))
-        if idle or not running:
-            path.unlink(missing_ok=True)
-            removed.append(path)
-    return removed
+def _checksum(checksum: str | None) -> tuple[str, str | None]:
+    """(hashlib name, expected hex digest or None) of ``"md5:<hex>"``, ``"sha256:<hex>"`` or a
+    bare SHA-256 (the forms Zenodo and pooch use)."""
+    if checksum is None:
+        return "sha256", None
+    algorithm, _, hexdigest = checks.text("checksum", checksum, example="'md5:0123abcd...'"
+                                          ).rpartition(":")
+    algorithm = algorithm.lower() or "sha256"
+    if algorithm not in _HASH_NAMES:
+        from s2slide.errors import InvalidInputError
+
+        raise InvalidInputError(f"checksum={checksum!r}: give 'sha256:<hex>' or 'md5:<hex>'")
+    return algorithm, hexdigest.lower()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def matches(path: Path, checksum: str) -> bool:
+    """Whether the file ``path`` has ``checksum`` (``"md5:<hex>"``, ``"sha256:<hex>"``)."""
+    algorithm, expected = _checksum(checksum)
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, algorithm).hexdigest() == expected
 
 
 def download(url: str, final: Path, *, what: str, timeout: float, size: int | None = None,
-             sha256: str | None = None, progress: bool = False, hint: str | None = None,
+             checksum: str | None = None, progress: bool = False, hint: str | None = None,
              attempts: int = 1) -> Path:
     """Download ``url`` to ``final`` through a temporary name in the same folder.
 
-    The body is streamed to ``<final>.s2slide-part-<pid>``, its SHA-256 computed on the way,
-    then renamed onto ``final`` (:func:`os.replace`, atomic) only when complete and, if
-    ``sha256`` is given, matching. Nothing partial is left behind on any error; temporaries
-    left by a killed process are removed first.
+    The body is streamed to a temporary of :func:`s2slide.files.atomic` beside ``final``, its
+    checksum computed on the way, then renamed onto ``final`` (:func:`os.replace`, atomic) only
+    when complete and, if ``checksum`` is given, matching. Nothing partial is left behind on any
+    error; temporaries left by a killed process are removed first
+    (:func:`s2slide.files.clean_stale`).
 
     Parameters
     ----------
@@ -512,6 +511,10 @@ def download(url: str, final: Path, *, what: str, timeout: float, size: int | No
         Seconds allowed for connecting and for the first bytes; the whole transfer may take
         ``timeout + size / MIN_RATE`` seconds and must average :data:`LOW_RATE` over every
         ``timeout`` seconds.
+    size : int, optional
+        Bytes expected; another length is a ChecksumError.
+    checksum : str, optional
+        ``"sha256:<hex>"`` or ``"md5:<hex>"`` (Zenodo's form; a bare hex digest is SHA-256).
     attempts : int
         Tries when the connection drops (never after the deadline or the speed rule failed).
 
@@ -520,19 +523,29 @@ def download(url: str, final: Path, *, what: str, timeout: float, size: int | No
     NetworkUnavailableError
         No answer, the connection dropped on every try, the deadline or the speed rule passed.
     DownloadError
-        An HTTP error status (e.g. 404).
+        An HTTP error status (e.g. 404), or a disk that cannot take the file (full, read-only,
+        no permission): the message says to free space.
     ChecksumError
-        Complete but with another SHA-256 (or size).
+        Complete but with another checksum (or size).
     """
-    final.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_parts(final.parent)
-    for attempt in range(1, max(1, attempts) + 1):
-        try:
-            return _download_once(url, final, what=what, timeout=timeout, size=size,
-                                  sha256=sha256, progress=progress, hint=hint)
-        except _Dropped as dropped:
-            if attempt >= attempts:
-                raise dropped.error from None
+    from s2slide.errors import DownloadError, S2SlideError
+
+    algorithm, expected = _checksum(checksum)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        for attempt in range(1, max(1, attempts) + 1):
+            try:
+                return _download_once(url, final, what=what, timeout=timeout, size=size,
+                                      checksum=(algorithm, expected), progress=progress,
+                                      hint=hint)
+            except _Dropped as dropped:
+                if attempt >= attempts:
+                    raise dropped.error from None
+    except OSError as err:  # the package's errors are OSErrors too: only the disk's are told here
+        if isinstance(err, S2SlideError):
+            raise
+        raise DownloadError(f"could not save {final.name} into {final.parent} ({err}); free some "
+                            "space or set S2SLIDE_CACHE to a writable folder") from err
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -545,43 +558,57 @@ class _Dropped(Exception):
 
 
 def _download_once(url: str, final: Path, *, what: str, timeout: float, size: int | None,
-                   sha256: str | None, progress: bool, hint: str | None) -> Path:
+                   checksum: tuple[str, str | None], progress: bool, hint: str | None) -> Path:
     import requests
     import urllib3
-    from tqdm.auto import tqdm
 
-    from s2slide.errors import ChecksumError, DownloadError
+    from s2slide.errors import DownloadError
 
-    part = part_name(final)
     total_s = timeout + (size or 0) / MIN_RATE
-    digest = hashlib.sha256()
     budget = None
     try:
-        with deadline(total_s, min_rate=LOW_RATE, window=timeout) as budget:
-            with Session(timeout=total_s).get(url, stream=True) as resp:
-                check_status(resp, what=what, error=DownloadError)
-                with open(part, "wb") as out, tqdm(total=size, unit="B", unit_scale=True,
-                                                   desc=final.name, disable=not progress) as bar:
-                    while chunk := resp.raw.read1(1 << 16):
-                        out.write(chunk)
-                        digest.update(chunk)
-                        bar.update(len(chunk))
-        got = part.stat().st_size
-        if size is not None and got != size:
-            raise ChecksumError(f"the download of {final.name} from {url} has {got} bytes, "
-                                f"{size} were expected; it was deleted, fetch it again")
-        if sha256 and digest.hexdigest() != sha256:
-            raise ChecksumError(f"the download of {final.name} from {url} does not match its "
-                                f"registered SHA-256 (expected {sha256[:12]}..., got "
-                                f"{digest.hexdigest()[:12]}...); it was deleted, fetch it again")
-        os.replace(part, final)
+        with files.atomic(final) as part:
+            with deadline(total_s, min_rate=LOW_RATE, window=timeout) as budget:
+                with Session(timeout=total_s).get(url, stream=True) as resp:
+                    check_status(resp, what=what, error=DownloadError)
+                    digest = _stream(resp, part, checksum[0], size=size, progress=progress,
+                                     desc=final.name)
+            _verify(part, digest, checksum[1], size=size, name=final.name, url=url)
         return final
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as err:
-        if isinstance(err, (ChecksumError, DownloadError)):
+        if isinstance(err, DownloadError) or getattr(err, "errno", None) in _DISK_ERRNOS:
             raise
         error = unavailable(what, err, url=url, budget=budget, hint=hint)
         if budget is not None and budget.passed():
             raise error from None
         raise _Dropped(error) from None
-    finally:
-        part.unlink(missing_ok=True)
+
+
+def _stream(resp: Any, part: Path, algorithm: str, *, size: int | None, progress: bool,
+            desc: str) -> Any:
+    """Write the body of ``resp`` to ``part``; returns the hashlib object fed on the way."""
+    from tqdm.auto import tqdm
+
+    digest = hashlib.new(algorithm)
+    with open(part, "wb") as out, tqdm(total=size, unit="B", unit_scale=True,
+                                       desc=desc, disable=not progress) as bar:
+        while chunk := resp.raw.read1(1 << 16):
+            out.write(chunk)
+            digest.update(chunk)
+            bar.update(len(chunk))
+    return digest
+
+
+def _verify(part: Path, digest: Any, expected: str | None, *, size: int | None, name: str,
+            url: str) -> None:
+    """ChecksumError unless ``part`` has ``size`` bytes and the ``expected`` digest."""
+    from s2slide.errors import ChecksumError
+
+    got = part.stat().st_size
+    if size is not None and got != size:
+        raise ChecksumError(f"the download of {name} from {url} has {got} bytes, "
+                            f"{size} were expected; it was deleted, fetch it again")
+    if expected and digest.hexdigest() != expected:
+        raise ChecksumError(f"the download of {name} from {url} does not match its "
+                            f"{_HASH_NAMES[digest.name]} checksum (expected {expected[:12]}..., "
+                            f"got {digest.hexdigest()[:12]}...); it was deleted, fetch it again")

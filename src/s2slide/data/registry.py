@@ -8,9 +8,16 @@ The files themselves are never copied into the course repository. :func:`fetch` 
    match);
 3. else downloads it from its public address (a GitHub raw URL pinned to a commit, so the bytes
    never change) into the cache: to a temporary name in the same folder
-   (``<name>.s2slide-part-<pid>``), checked, then renamed (:func:`s2slide.data.net.download`).
-   A temporary left by a killed process is removed by the next fetch. The download has an
-   overall deadline (``timeout + size / 100 kB/s``), not only a per-read timeout.
+   (``<name>.<host>-<pid>-<random>.s2tmp``, :func:`s2slide.files.atomic`), checked, then renamed
+   (:func:`s2slide.data.net.download`). A temporary left by a killed process is removed by the
+   next fetch (:func:`s2slide.files.clean_stale`). The download has an overall deadline
+   (``timeout + size / 100 kB/s``), not only a per-read timeout.
+
+:data:`ONLINE_FILES` are public files the mirror does not hold and whose SHA-256 could not be
+computed when they were registered (no copy could be fetched). They come by the same public
+address; on the first download the file is checked against the Git blob id its repository's
+tree records (when known), and its SHA-256 is recorded beside it in the cache (a *pin*,
+``<file>.sha256``); every later use and download must match the pin.
 
 Offline (``S2SLIDE_OFFLINE`` or ``CI``) step 3 raises :class:`~s2slide.errors.NetworkUnavailableError`
 saying how to point ``S2SLIDE_MIRROR`` at a copy.
@@ -31,12 +38,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from s2slide import checks, config
-from s2slide.errors import (ChecksumError, DownloadError, InvalidInputError,
-                            NetworkUnavailableError)
+from s2slide import checks, config, files
+from s2slide.errors import ChecksumError, InvalidInputError, NetworkUnavailableError
 
-__all__ = ["SOURCES", "FILES", "Source", "MirrorFile", "url", "info", "fetch", "sha256",
-           "create_pooch", "verify"]
+__all__ = ["SOURCES", "FILES", "ONLINE_FILES", "Source", "MirrorFile", "OnlineFile", "url", "info",
+           "fetch", "sha256", "git_blob_sha1", "pinned_sha256", "create_pooch", "verify"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,20 @@ class MirrorFile:
     size: int
     source: str
     remote_path: str
+
+
+@dataclass(frozen=True)
+class OnlineFile:
+    """A public file not in the mirror: SHA-256 unknown until the first download, then pinned.
+
+    ``git_blob_sha1`` is the blob id of the file in its source repository's tree at the pinned
+    commit (``git ls-tree``), which identifies its bytes; None when unknown.
+    """
+
+    source: str
+    remote_path: str
+    git_blob_sha1: str | None
+    description: str
 
 
 _S2 = "Contains modified Copernicus Sentinel data {year}"
@@ -101,6 +121,14 @@ SOURCES: dict[str, Source] = {
         "10.5281/zenodo.10463239, CC BY 4.0), as redistributed by "
         "CamDucLe/Landslide-Project-Sentinel2. " + _S2.format(year="2015-2021") + ".",
         "Ghorbanzadeh O. et al. (2022), IEEE TGRS 60, 4709817"),
+    "luding-inventory": Source(
+        "links-ads/igarss-landslide-delineation", "883099a20073fab69f420d051535c18812d1bd2f",
+        "MIT (c) 2024 AI, Data & Space (LINKS Foundation); polygons from the open Luding "
+        "inventories cited by Monopoli et al. (2024)",
+        "Luding 2022 landslide polygons via links-ads/igarss-landslide-delineation (MIT), "
+        "harmonised by Monopoli et al. (2024) from Zhang et al. (2023), Liu et al. (2023) and "
+        "Huang et al. (2023, Earthquake Research Advances 3(1) 100181).",
+        "Huang Y. et al. (2023), Earthquake Research Advances 3(1), 100181"),
     "l2a-29rkh": Source(
         "cogeotiff/rio-tiler-pds", "f8b93f3b9cbe2d94271f36d43a8878953aec2682",
         "BSD 3-Clause (c) 2017 Mapbox (cogeotiff/rio-tiler-pds)",
@@ -354,11 +382,22 @@ FILES: dict[str, MirrorFile] = {
 }
 
 
-def _entry(relpath: str) -> MirrorFile:
+#: Public files the mirror lacks, SHA-256 pinned on first download (module docstring).
+ONLINE_FILES: dict[str, OnlineFile] = {
+    # Seed 004's Luding county inventory (8,194 polygons in its Table 1); listed in the
+    # repository tree at the pinned commit as blob 336c87a3 (no .gitattributes: not Git LFS).
+    "inventories/luding-2022/china_landslides.gpkg": OnlineFile(
+        "luding-inventory", "inventories/china_landslides.gpkg",
+        "336c87a338c3c880fd7a9ff9e32272e50deb00f6",
+        "2022-09-05 Luding earthquake landslide polygons (seed 004's geodatabase)"),
+}
+
+
+def _entry(relpath: str) -> MirrorFile | OnlineFile:
     try:
-        return FILES[relpath]
+        return FILES[relpath] if relpath in FILES else ONLINE_FILES[relpath]
     except KeyError:
-        folders = sorted({p.split("/")[0] for p in FILES})
+        folders = sorted({p.split("/")[0] for p in (*FILES, *ONLINE_FILES)})
         raise InvalidInputError(
             f"{relpath!r} is not a registered sample file; registered folders: "
             f"{', '.join(folders)} (see s2slide.data.registry.FILES for every path)") from None
@@ -372,26 +411,44 @@ def url(relpath: str) -> str:
             f"{quote(entry.remote_path)}")
 
 
-def info(relpath: str) -> dict[str, str]:
-    """Where a file comes from: public address, repository@commit, licence, attribution, sha256."""
+def info(relpath: str) -> dict[str, str | None]:
+    """Where a file comes from: public address, repository@commit, licence, attribution, sha256.
+
+    For an :data:`ONLINE_FILES` entry ``sha256`` is the pin recorded on the first download, or
+    None before it (``sha256_note`` says which).
+    """
     entry = _entry(relpath)
     src = SOURCES[entry.source]
-    return {"file": relpath, "url": url(relpath), "repository": f"{src.repo}@{src.commit}",
-            "path": entry.remote_path, "licence": src.licence, "attribution": src.attribution,
-            "citation": src.citation, "sha256": entry.sha256}
+    out: dict[str, str | None] = {
+        "file": relpath, "url": url(relpath), "repository": f"{src.repo}@{src.commit}",
+        "path": entry.remote_path, "licence": src.licence, "attribution": src.attribution,
+        "citation": src.citation}
+    if isinstance(entry, MirrorFile):
+        return out | {"sha256": entry.sha256, "sha256_note": "registered"}
+    pin = pinned_sha256(relpath)
+    note = (f"pinned on first download in {_pin_path(relpath)}" if pin else
+            "unknown until the first download, which records it in the cache")
+    return out | {"sha256": pin, "sha256_note": note, "git_blob_sha1": entry.git_blob_sha1}
 
 
 def sha256(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
+    """Hex SHA-256 of a file (read in blocks by :func:`hashlib.file_digest`)."""
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def git_blob_sha1(path: Path) -> str:
+    """Git's blob id of a file: SHA-1 of ``b"blob <size>\\0"`` followed by the bytes."""
+    header = f"blob {path.stat().st_size}\0".encode()
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, lambda: hashlib.sha1(header)).hexdigest()
 
 
 def verify(path: Path, relpath: str) -> None:
     """Raise :class:`ChecksumError` unless ``path`` has the registered SHA-256 of ``relpath``."""
+    if relpath in ONLINE_FILES:
+        _verify_online(path, relpath)
+        return
     expected = _entry(relpath).sha256
     found = sha256(path)
     if found != expected:
@@ -399,6 +456,51 @@ def verify(path: Path, relpath: str) -> None:
             f"{path} does not match the registered SHA-256 of {relpath!r} "
             f"(expected {expected[:12]}..., found {found[:12]}...): the copy is corrupted or "
             f"changed; delete it and fetch it again from {url(relpath)}")
+
+
+def _pin_path(relpath: str) -> Path:
+    return config.cache_dir() / "mirror" / f"{relpath}.sha256"
+
+
+def pinned_sha256(relpath: str) -> str | None:
+    """The SHA-256 recorded on the first download of an :data:`ONLINE_FILES` entry, or None."""
+    pin = _pin_path(relpath)
+    return pin.read_text().split()[0] if pin.is_file() else None
+
+
+def _verify_online(path: Path, relpath: str) -> None:
+    """Check a copy against its pin, else against the source tree's blob id (ChecksumError)."""
+    pin, blob = pinned_sha256(relpath), ONLINE_FILES[relpath].git_blob_sha1
+    if pin is not None and sha256(path) != pin:
+        raise ChecksumError(
+            f"{path} does not match the SHA-256 pinned on the first download of {relpath!r} "
+            f"({pin[:12]}..., in {_pin_path(relpath)}): delete the copy and fetch it again from "
+            f"{url(relpath)}; if the source itself changed, delete the pin too")
+    if pin is None and blob is not None and git_blob_sha1(path) != blob:
+        raise ChecksumError(
+            f"{path} is not the file of {url(relpath)}: its Git blob id is not the "
+            f"{blob[:12]}... that the source repository's tree records; delete it and fetch again")
+
+
+def _download_online(relpath: str, *, progressbar: bool, timeout: float) -> Path:
+    """First (or repeated) download of an ONLINE_FILES entry: check it, pin its SHA-256.
+
+    Downloaded atomically by :func:`s2slide.data.net.download` (no size or checksum known to
+    it), then held to the pin (or, before one exists, to the source tree's blob id).
+    """
+    from s2slide.data import net
+
+    path = net.download(url(relpath), config.cache_dir() / "mirror" / relpath,
+                        what=f"the online file {relpath!r}", timeout=timeout, progress=progressbar,
+                        attempts=2, hint="check the network and run again")
+    try:
+        _verify_online(path, relpath)
+    except ChecksumError:
+        path.unlink()
+        raise
+    if pinned_sha256(relpath) is None:
+        files.write_text(_pin_path(relpath), f"{sha256(path)}  {url(relpath)}\n")
+    return path
 
 
 def create_pooch():
@@ -454,12 +556,16 @@ def fetch(relpath: str, *, progressbar: bool = True, timeout: float = 60.0) -> P
         The file is in neither the mirror nor the cache and the course is offline, or the
         server does not answer (or sends too slowly) within the deadline.
     DownloadError
-        The download failed otherwise.
+        The download failed otherwise (an HTTP error, a disk that cannot take the file).
     """
     checks.text("relpath", relpath, example="'kaikoura-2016/diff_landslide_69.tif'")
     found = _from_mirror(relpath) or _cached(relpath)
     if found is not None:
         return found
+    if config.offline() and relpath in ONLINE_FILES:
+        raise NetworkUnavailableError(
+            f"{relpath!r} is not in the mirror; it is downloaded on first use from "
+            f"{url(relpath)}, which needs the network: unset S2SLIDE_OFFLINE (and CI) to fetch it")
     if config.offline():
         raise NetworkUnavailableError(
             f"{relpath!r} is not in the local mirror ({config.mirror_dir() or 'S2SLIDE_MIRROR unset'}) "
@@ -468,17 +574,11 @@ def fetch(relpath: str, *, progressbar: bool = True, timeout: float = 60.0) -> P
             f"it from {url(relpath)}")
     from s2slide.data import net
 
+    if relpath in ONLINE_FILES:
+        return _download_online(relpath, progressbar=progressbar, timeout=timeout)
     entry = _entry(relpath)
-    try:
-        return net.download(url(relpath), config.cache_dir() / "mirror" / relpath,
-                            what=f"the sample file {relpath!r}", timeout=timeout,
-                            size=entry.size, sha256=entry.sha256, progress=progressbar,
-                            attempts=2,
-                            hint="check the network and run again, or set S2SLIDE_MIRROR to a "
-                                 "folder holding the course's sample files")
-    except (ChecksumError, DownloadError, NetworkUnavailableError):
-        raise
-    except OSError as err:  # a full or read-only disk
-        raise DownloadError(
-            f"could not save {relpath!r} into {config.cache_dir() / 'mirror'} ({err}); free some "
-            "space or set S2SLIDE_CACHE to a writable folder") from err
+    return net.download(url(relpath), config.cache_dir() / "mirror" / relpath,
+                        what=f"the sample file {relpath!r}", timeout=timeout, size=entry.size,
+                        checksum=f"sha256:{entry.sha256}", progress=progressbar, attempts=2,
+                        hint="check the network and run again, or set S2SLIDE_MIRROR to a folder "
+                             "holding the course's sample files")

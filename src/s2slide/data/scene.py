@@ -121,7 +121,9 @@ def load_scene(name: str, source: str = "auto", *, seed: int = 0, refresh: bool 
         Do not print the line naming the source chosen.
     **options
         Passed on to :func:`s2slide.data.live.load_live` or :func:`s2slide.data.simulate.scene`
-        (e.g. ``clouds=0.1``, ``misregistration=(0.6, -0.4)``).
+        (e.g. ``clouds=0.1``, ``misregistration=(0.6, -0.4)``), among them ``scl_mask``: the
+        SCL classes that make a pixel not ``valid`` on either date (default
+        :data:`s2slide.data.bands.SCL_INVALID`; chapter 3 measures adding shadow, SCL 2).
 
     Returns
     -------
@@ -222,7 +224,10 @@ def _load_simulated(name: str, *, seed: int, refresh: bool, route: str,
     if name not in simulate.PRESETS:
         raise SceneNotFoundError(f"no simulated {name!r} scene; simulated scenes: "
                                  f"{', '.join(sorted(simulate.PRESETS))}")
-    params = {"seed": int(seed), "generator": source_hash(simulate.__file__), **options}
+    from s2slide.data.bands import SCL_INVALID  # the default mask decides ``valid``
+
+    params = {"seed": int(seed), "generator": source_hash(simulate.__file__),
+              "scl_invalid": sorted(SCL_INVALID), **options}
 
     def make() -> xr.Dataset:
         try:

@@ -126,7 +126,8 @@ class ChapterRun:
         self._tracker = Tracker(country_iso_code=country_iso_code) if track_carbon else None
 
     def start(self) -> "ChapterRun":
-        """Start the footprint tracker; returns ``self``."""
+        """Start the footprint tracker and note the start time (``started_utc``); returns ``self``."""
+        self.values["started_utc"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         if self._tracker is not None:
             self._tracker.start()
         return self
@@ -173,6 +174,37 @@ class Finished:
         return (f"this run: {fp.get('duration_s', 0):.1f} s, peak memory {fp.get('peak_memory_mb', 0):,.0f} MB, "
                 f"{fp.get('energy_kwh', 0):.2g} kWh, {fp.get('emissions_g', 0):.2g} g CO2e "
                 f"(codecarbon estimates); numbers saved to {self.path}")
+
+
+def split_current(records: dict[str, dict[str, Any]], *, chapter: str, started_utc: str,
+                  notebooks: Path | None = None) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Which other chapters' results belong to this run of ``chapter``, and why the rest do not.
+
+    A book build runs the chapters in order, so a results file of a chapter that comes after
+    ``chapter`` and finished before ``chapter`` started is left from an earlier run; a file older
+    than its chapter's notebook (in ``notebooks``, when given) was written before the chapter
+    last changed; a file without ``finished_utc`` is unfinished. Timestamps are ISO 8601 (UTC).
+
+    Returns
+    -------
+    (dict, dict)
+        The current records (as given), and ``{chapter: reason}`` for the others.
+    """
+    current, stale = {}, {}
+    start = datetime.fromisoformat(started_utc)
+    for name, rec in records.items():
+        finished = rec.get("finished_utc")
+        done = datetime.fromisoformat(finished) if finished else None
+        source = notebooks / f"{name}.ipynb" if notebooks is not None else None
+        if done is None:
+            stale[name] = "unfinished: no finishing time in its results file"
+        elif name > chapter and done < start:
+            stale[name] = f"from an earlier run ({finished}): it runs after {chapter} in the book"
+        elif source is not None and source.is_file() and source.stat().st_mtime > done.timestamp():
+            stale[name] = f"older ({finished}) than its notebook, which changed since"
+        else:
+            current[name] = rec
+    return current, stale
 
 
 def sources_text(record: dict[str, Any]) -> str:

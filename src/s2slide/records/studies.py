@@ -28,7 +28,9 @@ def load_study(name: str) -> dict:
     folder = resources.files("s2slide.records") / "studies"
     path = folder / f"{name}.json"
     if not path.is_file():
-        have = sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json"))
+        # a fresh checkout has no studies/ folder until a record is committed into it
+        have = sorted(p.name[:-5] for p in folder.iterdir()
+                      if p.name.endswith(".json")) if folder.is_dir() else []
         raise InvalidInputError(f"no recorded study {name!r} (recorded: "
                                 f"{', '.join(have) or 'none'}); run benchmarks/{name}.py to "
                                 "make it")

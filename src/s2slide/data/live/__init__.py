@@ -27,9 +27,10 @@ at every call; every request of the ``stac`` and ``cdse`` routes has an overall 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 from s2slide import config
+from s2slide.data import bands as s2bands
 from s2slide.errors import InvalidInputError, NetworkUnavailableError
 
 __all__ = ["ROUTES", "load_live", "reachable", "option_names"]
@@ -57,7 +58,7 @@ def reachable(route: str = "stac", *, timeout: float = 2.0, **options: Any) -> b
 
     Examples
     --------
-    >>> from s2slide import live
+    >>> from s2slide.data import live
     >>> live.reachable("stac")   # doctest: +SKIP
     True
     """
@@ -80,7 +81,7 @@ def reachable(route: str = "stac", *, timeout: float = 2.0, **options: Any) -> b
 def load_live(name: str, *, route: str = "stac", catalog: str = "earth-search",
               bands: Sequence[str] | None = None, pre_date: str | None = None,
               post_date: str | None = None, max_cloud: float = 0.2, search_days: int = 10,
-              **options: Any):
+              scl_mask: Collection[int] | None = None, **options: Any):
     """Load a live bitemporal scene in the :mod:`s2slide.data` contract (no disk cache here).
 
     Parameters
@@ -99,6 +100,10 @@ def load_live(name: str, *, route: str = "stac", catalog: str = "earth-search",
         Largest cloud/shadow fraction (0-1) of the scene window (from SCL).
     search_days : int
         Days searched either side of each date.
+    scl_mask : collection of int, optional
+        SCL classes that make a pixel not ``valid`` (either date); default
+        :data:`s2slide.data.bands.SCL_INVALID`. ``{*bands.SCL_INVALID, *bands.SCL_SHADOW}``
+        also masks dark area / topographic shadow.
     **options
         Route options, e.g. ``download_dir=`` or ``credentials=`` (cdse), ``project=`` (gee).
 
@@ -122,12 +127,13 @@ def load_live(name: str, *, route: str = "stac", catalog: str = "earth-search",
     >>> ds = load_live("luding", route="cdse")                    # doctest: +SKIP
     """
     _check_route(route)
+    scl_mask = s2bands.scl_classes(scl_mask)
     if config.offline():
         raise NetworkUnavailableError(
             "live data is switched off (S2SLIDE_OFFLINE or CI is set); unset it to use the "
             "network, or use load_scene(..., source='mirror') or source='simulated'")
     common = dict(bands=bands, pre_date=pre_date, post_date=post_date, max_cloud=max_cloud,
-                  search_days=search_days)
+                  search_days=search_days, scl_mask=scl_mask)
     if route == "stac":
         from s2slide.data.live import stac
 
@@ -168,7 +174,7 @@ def option_names(route: str | None = None) -> set[str]:
     names: set[str] = set()
     for r in routes:
         names |= set(inspect.signature(_loader(r)).parameters)
-    return names - {"name", "bands"}
+    return names - {"name", "bands", "scl_mask"}  # scl_mask: the simulated tier takes it too
 
 
 def _check_options(loader: Any, options: dict[str, Any], route: str) -> None:

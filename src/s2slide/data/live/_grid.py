@@ -18,6 +18,7 @@ import xarray as xr
 from affine import Affine
 
 from s2slide.data import bands as s2bands
+from s2slide.data import harmonize
 from s2slide.errors import (CloudCoverError, InvalidInputError, MissingBandError,
                             NetworkUnavailableError, NoValidDataError, SceneNotFoundError)
 from s2slide.data.scenes import SceneSpec, get_scene
@@ -104,13 +105,9 @@ def resolve_bands(bands: Sequence[str] | str | None, spec: SceneSpec) -> tuple[s
 
 
 def parse_day(value: str | date | None, default: str, what: str) -> date:
-    """An ISO date (``"2021-11-05"``) as :class:`datetime.date`, with a clear error."""
-    text = default if value is None else str(value)
-    try:
-        return date.fromisoformat(text[:10])
-    except ValueError as err:
-        raise InvalidInputError(f"{what}={value!r} is not an ISO date; write e.g. "
-                                "'2021-11-05'") from err
+    """An ISO date (``"2021-11-05"``; ``default`` if None) as :class:`datetime.date`, with a
+    clear error (:func:`s2slide.data.harmonize.as_date`)."""
+    return harmonize.as_date(default if value is None else value, what)
 
 
 def resolve_request(name: str | SceneSpec, bands: Sequence[str] | str | None,
@@ -179,21 +176,23 @@ def slope_degrees(dem: np.ndarray, *, pixel_size: float) -> np.ndarray:
     return np.degrees(np.arctan(np.hypot(dz_dx, dz_dy))).astype(np.float32)
 
 
-def valid_from_scl(scl: np.ndarray) -> np.ndarray:
+def valid_from_scl(scl: np.ndarray, *, scl_mask: Iterable[int] | None = None) -> np.ndarray:
     """Clear-pixel mask from a Sentinel-2 scene classification (SCL) layer.
 
     Parameters
     ----------
     scl : ndarray of int
         SCL classes 0-11, any shape.
+    scl_mask : collection of int, optional
+        Classes to mask; default :data:`s2slide.data.bands.SCL_INVALID` (no data, defective,
+        cloud shadow, clouds, thin cirrus, snow; not dark area / topographic shadow).
 
     Returns
     -------
     ndarray of bool
-        False where the class is in :data:`s2slide.data.bands.SCL_INVALID` (no data, defective,
-        cloud shadow, clouds, thin cirrus), True elsewhere.
+        False where the class is in ``scl_mask``, True elsewhere.
     """
-    return ~np.isin(np.asarray(scl), list(s2bands.SCL_INVALID))
+    return ~np.isin(np.asarray(scl), sorted(s2bands.scl_classes(scl_mask)))
 
 
 def cloud_fraction(scl: np.ndarray) -> float:

@@ -48,11 +48,12 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 import numpy as np
 
 from s2slide import config
+from s2slide.data import bands as s2bands
 from s2slide.data import harmonize, net
 from s2slide.errors import (AuthenticationError, ChecksumError, DownloadError,
                             NetworkUnavailableError)
@@ -454,12 +455,10 @@ def _verify(part: Path, *, size: int | None, md5: str | None) -> str:
     if size is not None and got != size:
         problem = f"has {got} bytes, the catalogue's ContentLength says {size}"
     elif md5:
-        digest = hashlib.md5()
         with open(part, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        if digest.hexdigest() != md5:
-            problem = f"has MD5 {digest.hexdigest()}, the catalogue's Checksum says {md5}"
+            found = hashlib.file_digest(f, "md5").hexdigest()
+        if found != md5:
+            problem = f"has MD5 {found}, the catalogue's Checksum says {md5}"
     if problem:
         part.unlink()
         raise ChecksumError(f"the download {name} {problem}; it was deleted: download it again "
@@ -678,7 +677,8 @@ def _reflectance(read: _Read, products: Sequence[dict], spec: SceneSpec, bands: 
 
 def load_date(session: CDSESession, spec: SceneSpec, bands: Sequence[str], target: date, *,
               search_days: int, max_cloud: float, max_candidates: int,
-              folder: Path | None, progress: bool) -> tuple[np.ndarray, np.ndarray, Acquisition]:
+              folder: Path | None, progress: bool, scl_mask: Collection[int] | None = None
+              ) -> tuple[np.ndarray, np.ndarray, Acquisition]:
     """Harmonised reflectance, clear mask and provenance of the date nearest ``target``."""
     polygon = scene_polygon(spec)
     found = session.search(polygon, target - timedelta(days=search_days),
@@ -709,7 +709,7 @@ def load_date(session: CDSESession, spec: SceneSpec, bands: Sequence[str], targe
             f"{d['id']}: {d['offset']}" for d in decisions),
         cloud_fraction=frac, ids=[p["Name"] for p in days[day]], items=decisions,
         hrefs={"products": [f"{session.download_url}({p['Id']})/$value" for p in days[day]]})
-    return refl, _grid.valid_from_scl(scl), acq
+    return refl, _grid.valid_from_scl(scl, scl_mask=scl_mask), acq
 
 
 def _load_dem(spec: SceneSpec, catalog: Any, *,
@@ -725,7 +725,8 @@ def load_cdse(name: str | SceneSpec, *, bands: Sequence[str] | None = None,
               search_days: int = 10, max_candidates: int = 2,
               credentials: Credentials | None = None, session: CDSESession | None = None,
               download_dir: str | Path | None = None, progress: bool = True,
-              dem_catalog: Any = "earth-search", timeout: float = 60.0) -> Any:
+              dem_catalog: Any = "earth-search", timeout: float = 60.0,
+              scl_mask: Collection[int] | None = None) -> Any:
     """Load a live scene through Copernicus Data Space in the :mod:`s2slide.data` contract.
 
     Parameters
@@ -749,6 +750,9 @@ def load_cdse(name: str | SceneSpec, *, bands: Sequence[str] | None = None,
     timeout : float
         Overall seconds per request of a new session (see :class:`CDSESession`); the DEM's
         catalogue requests get at most 20 s.
+    scl_mask : collection of int, optional
+        SCL classes that make a pixel not ``valid``; default
+        :data:`s2slide.data.bands.SCL_INVALID` (see there why dark area / shadow, 2, is kept).
 
     Examples
     --------
@@ -759,14 +763,16 @@ def load_cdse(name: str | SceneSpec, *, bands: Sequence[str] | None = None,
     spec, bands, pre_day, post_day = _grid.resolve_request(name, bands, pre_date, post_date, max_cloud)
     session = session or CDSESession(credentials, timeout=timeout)
     opts = dict(search_days=search_days, max_cloud=max_cloud, max_candidates=max_candidates,
-                folder=Path(download_dir) if download_dir else None, progress=progress)
+                folder=Path(download_dir) if download_dir else None, progress=progress,
+                scl_mask=s2bands.scl_classes(scl_mask))
     pre, valid_pre, pre_acq = load_date(session, spec, bands, pre_day, **opts)
     post, valid_post, post_acq = load_date(session, spec, bands, post_day, **opts)
     dem, dem_prov = _load_dem(spec, dem_catalog, timeout=min(timeout, 20.0))
     prov = {"route": "cdse", "catalog": "Copernicus Data Space Ecosystem (OData)",
             "catalog_url": session.odata_url, "reader": "SAFE zip, band files cropped with "
             "rasterio (WarpedVRT)", "harmonisation": "per-band BOA_ADD_OFFSET from "
-            "MTD_MSIL2A.xml, else from the processing baseline", "dem": dem_prov}
+            "MTD_MSIL2A.xml, else from the processing baseline", "dem": dem_prov,
+            "scl_mask": sorted(opts["scl_mask"])}
     return _grid.assemble(spec, bands=bands, pre=pre, post=post, valid=valid_pre & valid_post,
                           dem=dem, pre_acq=pre_acq, post_acq=post_acq,
                           label_source="Copernicus Data Space", provenance=prov)

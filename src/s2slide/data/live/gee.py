@@ -27,11 +27,12 @@ import os
 import socket
 import threading
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Collection, NamedTuple, Sequence
 
 import numpy as np
 
 from s2slide import config
+from s2slide.data import bands as s2bands
 from s2slide.errors import (AuthenticationError, NetworkUnavailableError,
                             NoValidDataError)
 from s2slide.data.live import _grid
@@ -239,7 +240,8 @@ def _day_image(spec: SceneSpec, ids: Sequence[str], bands: Sequence[str]) -> tup
 
 
 def load_date(spec: SceneSpec, bands: Sequence[str], target: date, *, search_days: int,
-              max_cloud: float, max_candidates: int) -> tuple[np.ndarray, np.ndarray, Acquisition]:
+              max_cloud: float, max_candidates: int, scl_mask: Collection[int] | None = None
+              ) -> tuple[np.ndarray, np.ndarray, Acquisition]:
     """Reflectance (band, y, x), clear mask and provenance of the date nearest ``target``."""
     from s2slide.data import harmonize
 
@@ -263,7 +265,7 @@ def load_date(spec: SceneSpec, bands: Sequence[str], target: date, *, search_day
                       offset_note=f"{COLLECTION} is already harmonised (DN / 10000)",
                       ids=[f"{COLLECTION}/{i}" for i in days[day][0]], cloud_fraction=frac)
     refl = harmonize.dn_to_reflectance(dn, offset=0, nodata=0)
-    return refl, _grid.valid_from_scl(scl), acq
+    return refl, _grid.valid_from_scl(scl, scl_mask=scl_mask), acq
 
 
 def load_dem(spec: SceneSpec) -> tuple[np.ndarray, dict[str, Any]]:
@@ -281,7 +283,8 @@ def load_dem(spec: SceneSpec) -> tuple[np.ndarray, dict[str, Any]]:
 
 def load_gee(name: str | SceneSpec, *, bands: Sequence[str] | None = None,
              pre_date: str | None = None, post_date: str | None = None, max_cloud: float = 0.2,
-             search_days: int = 10, max_candidates: int = 4, project: str | None = None) -> Any:
+             search_days: int = 10, max_candidates: int = 4, project: str | None = None,
+             scl_mask: Collection[int] | None = None) -> Any:
     """Load a live scene from Earth Engine in the :mod:`s2slide.data` contract.
 
     Parameters
@@ -292,6 +295,9 @@ def load_gee(name: str | SceneSpec, *, bands: Sequence[str] | None = None,
         Dates whose window is computed before CloudCoverError.
     project : str, optional
         Cloud project (default ``EE_PROJECT`` or a prompt).
+    scl_mask : collection of int, optional
+        SCL classes that make a pixel not ``valid``; default
+        :data:`s2slide.data.bands.SCL_INVALID` (see there why dark area / shadow, 2, is kept).
 
     Examples
     --------
@@ -299,13 +305,15 @@ def load_gee(name: str | SceneSpec, *, bands: Sequence[str] | None = None,
     """
     spec, bands, pre_day, post_day = _grid.resolve_request(name, bands, pre_date, post_date, max_cloud)
     project = initialize(project)
-    opts = dict(search_days=search_days, max_cloud=max_cloud, max_candidates=max_candidates)
+    opts = dict(search_days=search_days, max_cloud=max_cloud, max_candidates=max_candidates,
+                scl_mask=s2bands.scl_classes(scl_mask))
     pre, valid_pre, pre_acq = load_date(spec, bands, pre_day, **opts)
     post, valid_post, post_acq = load_date(spec, bands, post_day, **opts)
     dem, dem_prov = load_dem(spec)
     prov = {"route": "gee", "catalog": f"Google Earth Engine {COLLECTION}", "project": project,
             "reader": "ee.data.computePixels on the scene grid (bilinear)",
-            "harmonisation": "none needed: the collection is harmonised", "dem": dem_prov}
+            "harmonisation": "none needed: the collection is harmonised", "dem": dem_prov,
+            "scl_mask": sorted(opts["scl_mask"])}
     return _grid.assemble(spec, bands=bands, pre=pre, post=post, valid=valid_pre & valid_post,
                           dem=dem, pre_acq=pre_acq, post_acq=post_acq,
                           label_source="Earth Engine", provenance=prov)

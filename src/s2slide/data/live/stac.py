@@ -49,7 +49,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 from urllib.parse import urlparse
 
 import numpy as np
@@ -262,20 +262,11 @@ def _api_error(cat: Catalog, what: str, err: BaseException, budget: Any = None) 
         err = cause  # pystac-client wraps connection errors in an APIError without a status
     if isinstance(err, pystac_client.exceptions.APIError):
         code = getattr(err, "status_code", None)
-        fix = ({404: f"the address is wrong or the service moved: check {setting}"}.get(code)
-               or ("the service is having trouble: try again in a few minutes" if (code or 0) >= 500
-                   else "the request was refused"))
-        return net.unavailable(what, f"HTTP {code}: {str(err)[:160]}", url=cat.url, hint=fix)
+        return net.unavailable(what, f"HTTP {code}: {str(err)[:160]}", url=cat.url,
+                               hint=net.status_fix(code, setting=setting))
     if isinstance(err, json.JSONDecodeError):
-        doc = (err.doc or "").lstrip()[:15].lower()
-        if doc.startswith(("<!doctype", "<html")):
-            return net.unavailable(what, "it answered with an HTML page, not JSON", url=cat.url,
-                                   hint="a captive portal (the login page of a hotel, campus or "
-                                        "train Wi-Fi) or a proxy may be in the way: open any web "
-                                        f"page in a browser and log in, or check {setting}")
-        return net.unavailable(what, f"its answer is not valid JSON ({err.msg} at char {err.pos})",
-                               url=cat.url, hint="the service may be having trouble: try again "
-                                                 f"later, or check {setting}")
+        return net.not_json(what, err.doc or "", url=cat.url, check=setting,
+                            detail=f"{err.msg} at char {err.pos}")
     if isinstance(err, (requests.RequestException, OSError)):
         return net.unavailable(what, err, url=cat.url, budget=budget)
     return net.unavailable(what, f"its answer is not what a STAC API sends ({type(err).__name__}: "
@@ -378,6 +369,22 @@ def item_offset(item: Any) -> tuple[int, str | None, str]:
     return offset, baseline, why
 
 
+def item_decision(item: Any, dn: np.ndarray, bands: Sequence[str], scl: np.ndarray, *,
+                  what: str) -> dict[str, Any]:
+    """One item's offset: its metadata's (:func:`item_offset`), then checked on its pixels
+    (:func:`check_item_offset`; ``dn`` (band, y, x) and ``scl`` (y, x) on any common grid).
+
+    Returns
+    -------
+    dict
+        ``id``, ``baseline``, ``offset`` and ``note`` (the evidence), for the provenance.
+    """
+    offset, baseline, note = item_offset(item)
+    offset, note = check_item_offset(dn, bands, scl, offset=offset, baseline=baseline, note=note,
+                                     what=f"{what}, {item.id}")
+    return {"id": item.id, "baseline": baseline, "offset": offset, "note": note}
+
+
 def check_item_offset(dn: np.ndarray, bands: Sequence[str], scl: np.ndarray, *, offset: int,
                       baseline: str | None, note: str, what: str) -> tuple[int, str]:
     """The offset an item's own pixels support (a warning where they overrule its metadata).
@@ -405,7 +412,7 @@ def check_item_offset(dn: np.ndarray, bands: Sequence[str], scl: np.ndarray, *, 
     new = harmonize.BOA_ADD_OFFSET_PB04 if scale == "+1000" else 0
     warnings.warn(f"{what}: the catalogue's metadata gives BOA_ADD_OFFSET {offset}, but the "
                   f"item's pixels show {'DNs still carrying +1000' if new else 'the offset already applied'} "
-                  f"({evidence}), a known catalogue error; using offset {new}", stacklevel=3)
+                  f"({evidence}), a known catalogue error; using offset {new}", stacklevel=4)
     return new, f"{note}; pixels overrule it ({evidence}): offset {new} used"
 
 
@@ -542,19 +549,17 @@ def harmonised_day(items: Sequence, cat: Catalog, spec: SceneSpec, bands: Sequen
     refls, scls, decisions = [], [], []
     for item, layer in zip(items, layers, strict=True):
         dn = np.stack([layer[k] for k in keys])
-        offset, baseline, note = item_offset(item)
-        offset, note = check_item_offset(dn, bands, layer[scl_key], offset=offset,
-                                         baseline=baseline, note=note, what=f"{what}, {item.id}")
-        refls.append(harmonize.dn_to_reflectance(dn, offset=offset, nodata=0))
+        decisions.append(item_decision(item, dn, bands, layer[scl_key], what=what))
+        refls.append(harmonize.dn_to_reflectance(dn, offset=decisions[-1]["offset"], nodata=0))
         scls.append(layer[scl_key])
-        decisions.append({"id": item.id, "baseline": baseline, "offset": offset, "note": note})
     refl, scl = _grid.mosaic_reflectance(refls, scls)
     return refl, scl, decisions
 
 
 def load_date(client: Any, cat: Catalog, spec: SceneSpec, bands: Sequence[str], target: date,
               *, search_days: int, max_cloud: float, max_candidates: int,
-              timeout: float = 20.0) -> tuple[np.ndarray, np.ndarray, Acquisition]:
+              timeout: float = 20.0, scl_mask: Collection[int] | None = None
+              ) -> tuple[np.ndarray, np.ndarray, Acquisition]:
     """Harmonised reflectance (band, y, x), clear mask (y, x) and provenance for one date."""
     bbox = spec.bbox_lonlat()
     lon = 0.5 * (bbox[0] + bbox[2])
@@ -585,7 +590,7 @@ def load_date(client: Any, cat: Catalog, spec: SceneSpec, bands: Sequence[str], 
                          f"{d['id']}: {d['offset']}" for d in decisions)),
         ids=[it.id for it in ordered], cloud_fraction=frac, items=decisions,
         hrefs={b: _hrefs(ordered, cat.asset(b)) for b in bands} | {"SCL": _hrefs(ordered, scl_key)})
-    return refl, _grid.valid_from_scl(scl), acq
+    return refl, _grid.valid_from_scl(scl, scl_mask=scl_mask), acq
 
 
 def _nearest_dates_error(client: Any, cat: Catalog, spec: SceneSpec, target: date,
@@ -618,7 +623,8 @@ def load_dem(client: Any, cat: Catalog, spec: SceneSpec, *,
 def load_stac(name: str | SceneSpec, *, catalog: str | Catalog = "earth-search",
               bands: Sequence[str] | None = None, pre_date: str | None = None,
               post_date: str | None = None, max_cloud: float = 0.2, search_days: int = 10,
-              max_candidates: int = 4, timeout: float = 20.0) -> Any:
+              max_candidates: int = 4, timeout: float = 20.0,
+              scl_mask: Collection[int] | None = None) -> Any:
     """Load a live bitemporal scene from a STAC API in the :mod:`s2slide.data` contract.
 
     Parameters
@@ -643,6 +649,9 @@ def load_stac(name: str | SceneSpec, *, catalog: str | Catalog = "earth-search",
         Overall seconds allowed for each request (connect + answer): each catalogue page, each
         image-file range read (GDAL), each token request (at most 5 s there). Not retried by
         pystac-client; GDAL retries a read twice.
+    scl_mask : collection of int, optional
+        SCL classes that make a pixel not ``valid``; default
+        :data:`s2slide.data.bands.SCL_INVALID` (see there why dark area / shadow, 2, is kept).
 
     Returns
     -------
@@ -667,7 +676,7 @@ def load_stac(name: str | SceneSpec, *, catalog: str | Catalog = "earth-search",
     cat = get_catalog(catalog)
     client = open_client(cat, timeout=timeout)
     opts = dict(search_days=search_days, max_cloud=max_cloud, max_candidates=max_candidates,
-                timeout=timeout)
+                timeout=timeout, scl_mask=s2bands.scl_classes(scl_mask))
     pre, valid_pre, pre_acq = load_date(client, cat, spec, bands, pre_day, **opts)
     post, valid_post, post_acq = load_date(client, cat, spec, bands, post_day, **opts)
     dem, dem_prov = load_dem(client, cat, spec, timeout=timeout)
@@ -676,7 +685,7 @@ def load_stac(name: str | SceneSpec, *, catalog: str | Catalog = "earth-search",
             "harmonisation": "raw DNs (raster:bands scale/offset not applied by odc-stac); "
                              "BOA_ADD_OFFSET decided per item (flag, baseline, pixels) before "
                              "the mosaic, see pre/post items",
-            "dem": dem_prov}
+            "dem": dem_prov, "scl_mask": sorted(opts["scl_mask"])}
     return _grid.assemble(spec, bands=bands, pre=pre, post=post, valid=valid_pre & valid_post,
                           dem=dem, pre_acq=pre_acq, post_acq=post_acq, label_source=cat.name,
                           provenance=prov)
