@@ -123,3 +123,47 @@ def test_opencv4_without_the_two_mask_function(textured, monkeypatch):
     moving[:10] = np.nan
     _, warp = align.ecc(textured, moving, motion="translation")
     assert align.shift_error(warp, (0.6, -0.4), shape=textured.shape) < 0.05
+
+
+@pytest.fixture
+def iburi_red(mirror) -> np.ndarray:
+    """A 300 x 400 px window of the real Iburi post-event red band (B04, no nodata there)."""
+    from s2slide import data
+
+    return data.load_iburi()["post"].sel(band="B04").values[600:900, 700:1100]
+
+
+def test_a_first_guess_reaches_a_shift_that_ecc_misses_from_no_shift(iburi_red):
+    """On real pixels, gradient ECC from no shift stops at a wrong warp for 48 x 32 px (chapter 2
+    shows it); started from a guess a few pixels off (init=), it recovers the shift, with and
+    without a pyramid (the guess is scaled to the coarsest level)."""
+    shift = (48.0, 32.0)
+    moving = align.warp_image(iburi_red, np.array([[1, 0, -48], [0, 1, -32]], np.float32))
+    _, lost = align.ecc(iburi_red, moving, motion="translation", gradient=True, pyramid=1)
+    assert align.shift_error(lost, shift, shape=iburi_red.shape) > 10  # no error raised, wrong
+    guess = np.array([[1, 0, 45.0], [0, 1, 29.5]], np.float32)
+    for levels in (1, 3):
+        _, warp = align.ecc(iburi_red, moving, motion="translation", gradient=True,
+                            pyramid=levels, init=guess)
+        assert align.shift_error(warp, shift, shape=iburi_red.shape) < 0.05
+    assert guess[0, 2] == 45.0  # the caller's guess is not written into
+
+
+def test_a_first_guess_from_reflectance_then_the_gradient(iburi_red):
+    """The chapter's recipe: ECC on the reflectance (wider reach) as init for the gradient."""
+    shift = (36.0, 24.0)
+    moving = align.warp_image(iburi_red, np.array([[1, 0, -36], [0, 1, -24]], np.float32))
+    _, first = align.ecc(iburi_red, moving, motion="translation", pyramid=3)
+    _, warp = align.ecc(iburi_red, moving, motion="translation", gradient=True, init=first)
+    assert align.shift_error(warp, shift, shape=iburi_red.shape) < 0.05
+
+
+@pytest.mark.parametrize("init", [np.eye(3), [[1, 0, np.nan], [0, 1, 0]], "no shift", None])
+def test_a_bad_first_guess_is_refused(textured, init):
+    if init is None:  # the default: no shift
+        moving = _displaced(textured, 0.6, -0.4)
+        _, warp = align.ecc(textured, moving, motion="translation")
+        assert align.shift_error(warp, (0.6, -0.4), shape=textured.shape) < 0.05
+        return
+    with pytest.raises(InvalidInputError, match="init"):
+        align.ecc(textured, textured, motion="translation", init=init)

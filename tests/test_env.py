@@ -36,6 +36,20 @@ def test_package_table_and_locations(tmp_path, monkeypatch):
     assert env.in_colab() is False
 
 
+def test_cpu_model_is_the_model_name_codecarbon_looks_up(tmp_path, monkeypatch):
+    # /proc/cpuinfo as a Colab runtime writes it (codecarbon issue 282 quotes its model name); a fake
+    # file, because the real one depends on the machine the tests run on.
+    fake = tmp_path / "cpuinfo"
+    fake.write_text("processor\t: 0\nvendor_id\t: GenuineIntel\n"
+                    "model name\t: Intel(R) Xeon(R) CPU @ 2.20GHz\nprocessor\t: 1\n")
+    assert env.cpu_model(fake) == "Intel(R) Xeon(R) CPU @ 2.20GHz"
+    monkeypatch.setattr(env.platform, "processor", lambda: "arm")
+    assert env.cpu_model(tmp_path / "missing") == "arm"  # not Linux: the platform's answer
+    real = Path("/proc/cpuinfo")
+    if real.is_file() and "model name" in real.read_text():
+        assert env.cpu_model() and env.cpu_model() != "arm"
+
+
 FREEZE = Path(__file__).resolve().parents[2] / "shared" / "colab" / "pip-freeze.txt"
 
 

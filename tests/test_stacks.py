@@ -24,13 +24,14 @@ from loopback import LoopbackServer, Request
 from rasterio.transform import from_origin
 
 from s2slide import composite
-from s2slide.data import events, stacks
+from s2slide.data import events, harmonize, stacks
 from s2slide.data.live import stac
 from s2slide.errors import InvalidInputError, NetworkUnavailableError, SceneNotFoundError
 
 EVENT = events.custom(102.125, 29.553, "2022-09-05", 1.0, name="loopback", today=date(2026, 1, 1))
 SPEC = EVENT.grid(20.0)  # 100 x 100 px at 20 m, EPSG:32648
 MARGIN = 20              # 20 m pixels around the area
+DARK = (slice(MARGIN, MARGIN + 10), slice(MARGIN, MARGIN + 10))  # a dark corner, in the area
 
 
 def _cog(path, arr, transform, crs, nodata):
@@ -58,6 +59,7 @@ def _item(srv, tmp, *, day, baseline, applied, shift=0, cloud="clear"):
     elif cloud == "half":
         scl[:, : dn.shape[1] // 2] = 8
         dn[:, : dn.shape[1] // 2] = 7000
+        dn[DARK] = 500  # darker than the +1000 offset (a shadow SCL calls cloud): below 0
     folder = tmp / day
     folder.mkdir(exist_ok=True)
     assets = {}
@@ -181,6 +183,19 @@ def test_stac_composite_is_exact_with_per_item_offsets_and_scl(stack, catalogue)
     srv, _ = catalogue
     gets = [r for m, p, r in srv.log if m == "GET" and p.startswith("/cogs/")]
     assert gets and all(r.startswith("bytes=") for r in gets)  # windows only, never whole files
+
+
+def test_stac_stack_converts_dns_as_every_other_route(stack):
+    """The lazy stack's reflectance is harmonize.dn_to_reflectance of the DNs with the item's
+    offset: NaN where DN is 0 and dark pixels clipped at 0 (they were -0.05 before, when the
+    stack divided by 10,000 on its own), as chapter 1's STAC route and chapter 8 convert."""
+    refl = stack["reflectance"].sel(time="2022-09-10", band="B8A").squeeze().values  # offset -1000
+    dn = _window(_base() + np.uint16(1000))
+    dn[:, : (SPEC.width + 2 * MARGIN) // 2 - MARGIN] = 7000
+    dn[: DARK[0].stop - MARGIN, : DARK[1].stop - MARGIN] = 500
+    expect = harmonize.dn_to_reflectance(dn, offset=-1000)
+    np.testing.assert_array_equal(refl, expect)
+    assert (refl[:10, :10] == 0).all() and np.nanmin(refl) == 0
 
 
 def test_no_item_in_the_windows_names_them(catalogue):

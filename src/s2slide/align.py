@@ -112,7 +112,7 @@ def _check_pyramid(pyramid: int, shape: tuple[int, int]) -> None:
 
 def ecc(reference: Any, moving: Any, *, motion: str = "affine", pyramid: int = 3,
         mask: Any = None, gradient: bool = False, iterations: int = 200, eps: float = 1e-6,
-        blur: int = 5) -> tuple[np.ndarray, np.ndarray]:
+        blur: int = 5, init: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """Align ``moving`` onto ``reference`` with OpenCV's ECC; return ``(aligned, warp)``.
 
     Parameters
@@ -122,8 +122,10 @@ def ecc(reference: Any, moving: Any, *, motion: str = "affine", pyramid: int = 3
     motion : {"translation", "euclidean", "affine"}
         Motion model: 2, 3 or 6 parameters.
     pyramid : int
-        Levels of the coarse-to-fine pyramid (1 = none). ECC converges from about 1-2 px of
-        the answer; each level doubles that, so 3 levels recover shifts of several pixels.
+        Levels of the coarse-to-fine pyramid (1 = none). ECC converges only from near the
+        answer; how near depends on the image (a few px on fine edges, tens of px on broad
+        brightness patterns; chapter 2 measures it). Each level doubles that reach, as long as
+        the shrunk images still look alike.
     mask : array-like of bool, (y, x), optional
         Reference pixels to use (e.g. ``valid``, or stable ground only).
     gradient : bool
@@ -132,6 +134,10 @@ def ecc(reference: Any, moving: Any, *, motion: str = "affine", pyramid: int = 3
         ECC stopping rule per level (most iterations, smallest change of the correlation).
     blur : int
         Size (odd, px) of the Gaussian blur ECC applies first.
+    init : array-like, float, (2, 3), optional
+        Warp to start from, in the convention of the returned one (e.g. a first guess from
+        ``ecc(..., gradient=False)`` or from the products' geolocation); default: no shift.
+        Its translation is scaled to the coarsest pyramid level.
 
     Returns
     -------
@@ -162,7 +168,7 @@ def ecc(reference: Any, moving: Any, *, motion: str = "affine", pyramid: int = 3
     mode = {"translation": cv2.MOTION_TRANSLATION, "euclidean": cv2.MOTION_EUCLIDEAN,
             "affine": cv2.MOTION_AFFINE}[motion]
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, eps)
-    warp = np.eye(2, 3, dtype=np.float32)
+    warp = _initial_warp(init, pyramid)
     levels = zip(_pyramid(ref_f, ref_ok, pyramid), _pyramid(mov_f, mov_ok, pyramid))
     for level, ((r, r_ok), (m, m_ok)) in enumerate(levels):
         if level:
@@ -173,9 +179,22 @@ def ecc(reference: Any, moving: Any, *, motion: str = "affine", pyramid: int = 3
             raise ConvergenceError(
                 f"ECC did not converge ({motion}, pyramid={pyramid}, level {level}): "
                 f"{str(err).strip().splitlines()[-1]}. Try motion='translation', more pyramid "
-                "levels (pyramid=4), gradient=True, or a mask of stable ground.") from err
+                "levels (pyramid=4), gradient=True, a mask of stable ground, or a first guess "
+                "(init=, e.g. the warp of ecc(..., gradient=False)).") from err
     _check_warp(warp, ref.shape)
     return warp_image(moving, warp, shape=ref.shape), warp
+
+
+def _initial_warp(init: Any, pyramid: int) -> np.ndarray:
+    """The starting warp on the coarsest level: ``init`` (or no shift), translation scaled down."""
+    if init is None:
+        return np.eye(2, 3, dtype=np.float32)
+    warp = np.array(checks.array("init", init), dtype=np.float32)  # a copy: OpenCV writes into it
+    if warp.shape != (2, 3) or not np.isfinite(warp).all():
+        raise InvalidInputError(f"init has shape {warp.shape} or holds NaN; give a finite (2, 3) "
+                                "warp as ecc returns, e.g. np.array([[1, 0, dx], [0, 1, dy]]).")
+    warp[:, 2] /= 2 ** (pyramid - 1)  # pixels of the coarsest level
+    return warp
 
 
 def _find_ecc(r: np.ndarray, m: np.ndarray, r_ok: np.ndarray, m_ok: np.ndarray, warp: np.ndarray,

@@ -101,13 +101,17 @@ def dndvi_mask(pre_ndvi: Any, post_ndvi: Any, *, threshold: float = SEED000_THRE
 
 
 def rdndvi(pre_ndvi: Any, post_ndvi: Any) -> np.ndarray:
-    """Relative difference of NDVI, HazMapper's change metric (Scheip and Wegmann 2021).
+    """Relative difference of NDVI, the change metric HazMapper names (Scheip and Wegmann 2021).
 
     ``rdNDVI = 100 (NDVI_post - NDVI_pre) / sqrt(NDVI_pre + NDVI_post)``: the change of NDVI
     scaled by the square root of the vegetation present, so that the same loss counts more on
-    sparse cover than on dense (after the relative dNBR of burn mapping, Miller and Thode
-    2007). Unitless, negative for vegetation lost; float32; NaN where ``NDVI_pre + NDVI_post
-    <= 0`` (water, snow, bare ground on both dates: no vegetation to lose) or an input is NaN.
+    sparse cover than on dense. Unitless, negative for vegetation lost; float32; NaN where
+    ``NDVI_pre + NDVI_post <= 0`` (water, snow, bare ground on both dates: no vegetation to
+    lose) or an input is NaN.
+
+    This equation is the course's; it could not be checked against the paper's text (only its
+    abstract, which names rdNDVI in words). It resembles the relative dNBR of burn mapping
+    (Miller and Thode 2007), which divides by the square root of the pre-fire value alone.
 
     Examples
     --------
@@ -125,10 +129,12 @@ def rdndvi(pre_ndvi: Any, post_ndvi: Any) -> np.ndarray:
 
 def rdndvi_mask(pre_ndvi: Any, post_ndvi: Any, slope: Any, *, threshold: float = RDNDVI_THRESHOLD,
                 min_slope_deg: float = MIN_SLOPE_DEG) -> np.ndarray:
-    """HazMapper-style landslide mask: ``rdNDVI < threshold`` on slopes of at least ``min_slope_deg``.
+    """A landslide mask from rdNDVI: ``rdNDVI < threshold`` on slopes of at least ``min_slope_deg``.
 
     The slope mask removes what rdNDVI alone cannot tell from a landslide on flat ground:
     harvested fields, river-bed change, building sites. Bool array (NaN pixels are False).
+    The threshold is the course's addition: HazMapper itself "is not a semi-automated routine"
+    (Scheip and Wegmann 2021, abstract) and leaves the reading of its rdNDVI map to its user.
 
     Parameters
     ----------

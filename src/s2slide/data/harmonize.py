@@ -163,15 +163,21 @@ def boa_add_offset(*, baseline: str | None = None, acquired: str | date | None =
                            acquired=acquired)[0]
 
 
-def dn_to_reflectance(dn: np.ndarray, *, offset: int, nodata: int | None = 0) -> np.ndarray:
+def dn_to_reflectance(dn: np.ndarray, *, offset: int | np.ndarray,
+                      nodata: int | None = 0) -> np.ndarray:
     """Convert L2A digital numbers to surface reflectance 0-1 (float32), NaN where nodata.
+
+    The one conversion of every route of the course (chapter 1's STAC and CDSE routes, the
+    mirror, chapter 8's tile and chapter 9's lazy stacks, block by block).
 
     Parameters
     ----------
     dn : ndarray of int
         Digital numbers, any shape (e.g. dims (band, y, x)).
-    offset : int
-        ``BOA_ADD_OFFSET`` of the product (see :func:`boa_add_offset`).
+    offset : int or ndarray of int
+        ``BOA_ADD_OFFSET`` of the product (see :func:`boa_add_offset`); an array broadcastable
+        to ``dn`` gives each acquisition its own (e.g. shape (time, 1, 1, 1) for a stack of
+        dims (time, band, y, x)).
     nodata : int or None
         DN value meaning "no data" (0 for Sentinel-2 L2A).
 
@@ -182,7 +188,7 @@ def dn_to_reflectance(dn: np.ndarray, *, offset: int, nodata: int | None = 0) ->
         after the offset) are clipped to 0.
     """
     dn = checks.digital_numbers("dn", dn)
-    refl = (dn.astype(np.float32) + np.float32(offset)) / np.float32(QUANTIFICATION_VALUE)
+    refl = (dn.astype(np.float32) + np.asarray(offset, np.float32)) / np.float32(QUANTIFICATION_VALUE)
     refl = np.clip(refl, 0.0, None)
     if nodata is not None:
         refl[dn == nodata] = np.nan

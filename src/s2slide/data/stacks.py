@@ -34,6 +34,7 @@ import xarray as xr
 
 from s2slide.data import bands as s2bands
 from s2slide.data import events as ev_mod
+from s2slide.data import harmonize
 from s2slide.data.events import Event
 from s2slide.errors import (
     InvalidInputError,
@@ -207,9 +208,29 @@ def _lazy_stack(items: Sequence, offsets: Sequence[dict], spec: Any, cat: Any,
         raise NoValidDataError(f"odc-stac returned {ds.sizes['time']} time steps for "
                                f"{len(items)} items; the item order cannot be trusted")
     dn = ds[keys].to_array("band").transpose("time", "band", "y", "x").assign_coords(band=list(bands))
-    offset = xr.DataArray(np.asarray([d["offset"] for d in offsets], np.float32), dims="time")
-    refl = ((dn + offset) / 10_000.0).where(dn != 0).astype(np.float32)
-    return xr.Dataset({"reflectance": refl, "scl": ds[cat.asset("SCL")].astype(np.uint8)})
+    offset = xr.DataArray(np.asarray([d["offset"] for d in offsets], np.int32), dims="time")
+    return xr.Dataset({"reflectance": lazy_reflectance(dn, offset),
+                       "scl": ds[cat.asset("SCL")].astype(np.uint8)})
+
+
+def lazy_reflectance(dn: xr.DataArray, offset: xr.DataArray) -> xr.DataArray:
+    """:func:`s2slide.data.harmonize.dn_to_reflectance` chunk by chunk, each acquisition with its
+    own offset: the same conversion as the other routes (NaN where DN is 0, negatives clipped).
+
+    Parameters
+    ----------
+    dn : xarray.DataArray of int, dims (time, band, y, x)
+        L2A digital numbers, NumPy- or Dask-backed (Dask stays lazy).
+    offset : xarray.DataArray of int, dims (time,)
+        ``BOA_ADD_OFFSET`` of each acquisition.
+
+    Returns
+    -------
+    xarray.DataArray, float32, dims (time, band, y, x)
+        Surface reflectance 0-1.
+    """
+    return xr.apply_ufunc(lambda d, o: harmonize.dn_to_reflectance(d, offset=o), dn, offset,
+                          dask="parallelized", output_dtypes=[np.float32])
 
 
 def stac_stack(event: str | Event, *, pre: tuple[date, date], post: tuple[date, date],

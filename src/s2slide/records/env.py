@@ -74,11 +74,37 @@ def package_table(names: tuple[str, ...] | None = None) -> dict[str, str]:
     return table
 
 
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The processor's model name as the operating system reports it ("" when it does not).
+
+    On Linux this is the ``model name`` line of ``/proc/cpuinfo``: the string codecarbon looks up in
+    its table of processor powers (chapter 7), e.g. ``"AMD EPYC"`` or ``"Intel(R) Xeon(R) CPU @
+    2.20GHz"`` on cloud machines. Elsewhere :func:`platform.processor`. Read here rather than with
+    py-cpuinfo (codecarbon's way), which took about 2 s on the course's build machines.
+    """
+    try:
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _gpu_names(devices: list) -> list[str]:
+    """The model name of each TensorFlow GPU device, e.g. ``"Tesla T4"`` ("" where TF has none)."""
+    import tensorflow as tf
+
+    return [str(tf.config.experimental.get_device_details(d).get("device_name", "")) for d in devices]
+
+
 def hardware() -> dict[str, object]:
-    """CPU count, memory, and the GPUs TensorFlow sees (imports TensorFlow: 5-15 s)."""
+    """Platform, CPU model and count, memory, and the GPUs TensorFlow sees (imports TensorFlow: slow)."""
     info: dict[str, object] = {
         "platform": platform.platform(),
         "python": platform.python_version(),
+        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
     }
     try:
@@ -89,9 +115,11 @@ def hardware() -> dict[str, object]:
     try:
         import tensorflow as tf
 
-        info["tensorflow_gpus"] = [d.name for d in tf.config.list_physical_devices("GPU")]
+        gpus = tf.config.list_physical_devices("GPU")
+        info["tensorflow_gpus"] = [d.name for d in gpus]
+        info["gpu_names"] = _gpu_names(gpus)
     except ImportError:
-        info["tensorflow_gpus"] = "TensorFlow not installed"
+        info["tensorflow_gpus"] = info["gpu_names"] = "TensorFlow not installed"
     return info
 
 
