@@ -778,5 +778,5 @@ def mirror_tile(*, bands: tuple[str, ...] = BANDS, chunked: bool = True) -> xr.D
     out = xr.DataArray(refl, coords=dn.coords, dims=dn.dims, name="reflectance")
     out.attrs.update(source="mirror", item=item.id, baseline=baseline, offset=offset,
                      offset_reason=why, block=layouts[0]["block"], overviews=layouts[0]["overviews"],
-                     label="real Sentinel-2 L2A 29RKH 2020-02-19, downsampled 10x by the mirror")
+                     label="real Sentinel-2 L2A 29RKH 2020-02-19, downsampled 10x in the mirror's copy")
     return out
