@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FILES = ("tools", "notebooks", "_config.yml", "pyproject.toml", "requirements.txt")
+FILES = ("tools", "notebooks", "_config.yml", "pyproject.toml", "requirements.txt", ".gitignore")
 GIT_ENV = {"GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.org", "GIT_COMMITTER_NAME": "test",
            "GIT_COMMITTER_EMAIL": "test@example.org", "GIT_CONFIG_GLOBAL": os.devnull,
            "GIT_CONFIG_NOSYSTEM": "1"}
@@ -30,8 +30,10 @@ def _git(repo: Path, *args: str) -> str:
 
 
 def _release(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    # No bytecode: release.py imports its sibling tools, and a tools/__pycache__/ left in the copy
+    # made the release refuse a "dirty" work tree on a fresh clone (CI), where none existed before.
     return subprocess.run([sys.executable, "tools/release.py", *args], cwd=repo, capture_output=True,
-                          text=True, env={**os.environ, **GIT_ENV})
+                          text=True, env={**os.environ, **GIT_ENV, "PYTHONDONTWRITEBYTECODE": "1"})
 
 
 @pytest.fixture

@@ -303,3 +303,62 @@ def test_stac_tile_offline(monkeypatch):
     monkeypatch.setenv("S2SLIDE_OFFLINE", "1")
     with pytest.raises(NetworkUnavailableError, match="simulated_tile"):
         scale.stac_tile()
+
+
+# ----------------------------------------------------------------------------- the real 29RKH tile
+@pytest.fixture(scope="module")
+def rkh():
+    """The mirror's real tile 29RKH (B04, B08 at 100 m): lazy, and read whole."""
+    return scale.mirror_tile(), scale.mirror_tile(chunked=False)
+
+
+def test_mirror_tile_chunks_are_the_cog_blocks(rkh):
+    import rasterio
+
+    from s2slide.data import registry
+
+    lazy, _ = rkh
+    with rasterio.open(registry.fetch(scale.RKH_DIR + "B04.tif")) as src:  # read apart from cog_layout
+        (by, bx), = set(src.block_shapes)
+        rows, cols = src.shape
+    assert lazy.attrs["block"] == (by, bx) and lazy.attrs["source"] == "mirror"
+    for chunks, step, size in ((lazy.chunks[1], by, rows), (lazy.chunks[2], bx, cols)):
+        starts = np.cumsum((0,) + chunks[:-1])
+        assert sum(chunks) == size and all(s % step == 0 for s in starts)  # no block is split
+        assert all(c == step for c in chunks[:-1])  # one block per chunk, the last one clipped
+
+
+def test_mirror_tile_chunked_read_equals_whole_read(rkh):
+    import rasterio
+
+    from s2slide.data import harmonize, registry
+
+    lazy, whole = rkh
+    assert lazy.attrs["baseline"] == "02.14" and lazy.attrs["offset"] == 0  # item: 02.14, no offset
+    chunked = lazy.values
+    np.testing.assert_array_equal(chunked, whole.values)
+    for i, band in enumerate(("B04", "B08")):  # and a plain rasterio read, converted by hand
+        with rasterio.open(registry.fetch(scale.RKH_DIR + f"{band}.tif")) as src:
+            ref = harmonize.dn_to_reflectance(src.read(1), offset=0)
+        np.testing.assert_array_equal(chunked[i], ref)
+    assert 0.05 < float(np.nanmean(chunked)) < 0.6  # desert reflectance, not DNs
+
+
+def test_mirror_tile_refuses_missing_or_mixed_bands():
+    with pytest.raises(InvalidInputError, match="no B13.tif"):
+        scale.mirror_tile(bands=("B04", "B13"))
+    with pytest.raises(InvalidInputError, match="one resolution"):
+        scale.mirror_tile(bands=("B04", "B11"))
+
+
+def test_cog_layout_refuses_a_striped_tiff(tmp_path):
+    """A fake written here: a striped (untiled) GeoTIFF, which no real COG in the mirror is."""
+    import rasterio
+
+    path = tmp_path / "strips.tif"
+    profile = dict(driver="GTiff", width=64, height=64, count=1, dtype="uint16", crs="EPSG:32629",
+                   transform=rasterio.transform.from_origin(199_980, 2_800_020, 100, 100))
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(np.ones((1, 64, 64), np.uint16))
+    with pytest.raises(InvalidInputError, match="not one tiling"):
+        scale.cog_layout(path)

@@ -8,9 +8,10 @@ lower**, by default dNDVI = NDVI(post) - NDVI(pre), because a new landslide stri
 vegetation. The fitting is scikit-learn's; this module adds the bookkeeping (valid pixels
 in, a label image with -1 outside them out) and errors that say how to fix bad input.
 
-Seed 000's README can also be read as clustering each date on its own and comparing the two
-maps ("when comparing the pre- and post-earthquake classifications"); :func:`cluster_each_date`
-does that, and chapter 4 runs both readings.
+Seed 000 clustered each date on its own and compared the two maps (its README's figures show
+a pre-event, a post-event and a "Landslide Classification" panel); :func:`cluster_each_date`
+does that. Clustering the four features at once (:func:`cluster_image` on
+:func:`index_features`) is the course's departure; chapter 4 runs both.
 
 Chapter 4 introduces these; chapter 5 calls :func:`fit_predict` with ``method="minibatch"``.
 """
@@ -210,7 +211,7 @@ def landslide_mask(labels: Any, score: Any, *, valid: Any = None) -> np.ndarray:
 
 def cluster_each_date(stack: Any, valid: Any = None, *, method: str = "kmeans", k: int = 2,
                       seed: int = 0, **kwargs: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Seed 000's other reading: cluster each date alone, then compare the two maps.
+    """Seed 000's method: cluster each date alone, then compare the two maps.
 
     Each date's [NDVI, BSI] is clustered on its own (:func:`cluster_image`); on each date the
     cluster with the lowest mean NDVI of that date is "bare ground" (:func:`landslide_mask`).

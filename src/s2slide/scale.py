@@ -671,3 +671,112 @@ def gee_threshold_map(*, bbox: tuple = LUDING_REGION, dates: tuple = LUDING_DATE
         task.start()
     return {"dndvi": dndvi, "mask": mask, "region": region,
             "scar_km2": (area.get("scar").getInfo() or 0) / 1e6, "task": task}
+
+
+# ----------------------------------------------------------------------------- a real tile's files
+RKH_DIR = "l2a-29RKH-2020/"  #: the mirror's real L2A tile 29RKH of 2020-02-19 (COGs downsampled 10x)
+RKH_ITEM = RKH_DIR + "S2A_29RKH_20200219_0_L2A.json"  #: its real Earth Search STAC item
+
+
+def mirror_item() -> Any:
+    """The real Earth Search STAC item (:class:`pystac.Item`) of the mirror's tile 29RKH, 2020-02-19.
+
+    Read through :func:`s2slide.data.registry.fetch` (checksum-verified, offline from the mirror).
+    """
+    import json
+
+    import pystac
+
+    from s2slide.data import registry
+
+    return pystac.Item.from_dict(json.loads(registry.fetch(RKH_ITEM).read_text()))
+
+
+def cog_layout(path: Any) -> dict[str, Any]:
+    """How a Cloud-Optimised GeoTIFF is stored: its internal block, overviews, shape and dtype.
+
+    Returns
+    -------
+    dict
+        ``block`` (rows, cols) in pixels, read from the file (``block_shapes``); ``overviews``
+        (decimation factors of band 1, e.g. ``[2, 4]``); ``shape`` (rows, cols); ``dtype``.
+
+    Raises
+    ------
+    InvalidInputError
+        The file is not tiled (strips, not a COG) or its bands have different blocks.
+    """
+    import rasterio
+
+    with rasterio.open(path) as src:
+        blocks = set(src.block_shapes)
+        if len(blocks) != 1 or not src.profile.get("tiled"):
+            raise InvalidInputError(f"{path}: blocks {sorted(blocks)} are not one tiling; a "
+                                    "Cloud-Optimised GeoTIFF is tiled (rio cogeo create fixes it)")
+        return {"block": blocks.pop(), "overviews": src.overviews(1), "shape": src.shape,
+                "dtype": src.dtypes[0]}
+
+
+def _band_path(item: Any, band: str) -> Any:
+    """The mirror copy of the file that ``item``'s asset for ``band`` (e.g. ``"B04"``) points to."""
+    from s2slide.data import registry
+
+    names = {a.href.rsplit("/", 1)[-1]: a.href for a in item.assets.values()}
+    if f"{band}.tif" not in names:
+        raise InvalidInputError(f"band={band!r}: item {item.id} has no {band}.tif asset; choose "
+                                f"from {sorted(n[:-4] for n in names if n.endswith('.tif'))}")
+    return registry.fetch(RKH_DIR + f"{band}.tif")
+
+
+def _read_dn(path: Any, *, block: tuple[int, int] | None) -> xr.DataArray:
+    """DNs (y, x) of a one-band COG: lazy in chunks of ``block`` (lock-free parallel reads), or
+    read whole into memory when ``block`` is None."""
+    import rioxarray
+
+    if block is None:
+        return rioxarray.open_rasterio(path).load().squeeze("band", drop=True)
+    chunks = {"band": 1, "y": block[0], "x": block[1]}
+    return rioxarray.open_rasterio(path, chunks=chunks, lock=False).squeeze("band", drop=True)
+
+
+def mirror_tile(*, bands: tuple[str, ...] = BANDS, chunked: bool = True) -> xr.DataArray:
+    """**Real** L2A reflectance (band, y, x) of the mirror's tile 29RKH (2020-02-19, 100 m).
+
+    Each band's COG is opened with ``rioxarray.open_rasterio(..., chunks=...)``, chunks equal to
+    the file's internal blocks (:func:`cog_layout`), so that each task decodes whole blocks once.
+    DNs become reflectance chunk by chunk with :func:`s2slide.data.harmonize.dn_to_reflectance`,
+    the offset decided from the STAC item as the live route does (:func:`stac.item_offset`).
+
+    Parameters
+    ----------
+    bands : tuple of str
+        Band files of one resolution (``"B02"``, ``"B03"``, ``"B04"``, ``"B08"``: 100 m here).
+    chunked : bool
+        True: lazy dask chunks; False: each band read whole (NumPy), to check the chunks against.
+
+    Returns
+    -------
+    xarray.DataArray
+        float32 reflectance 0-1, NaN where DN is 0; attrs ``source="mirror"``, ``label``,
+        ``item``, ``baseline``, ``offset``, ``offset_reason``, ``block``, ``overviews``.
+    """
+    from s2slide.data import harmonize
+    from s2slide.data.live import stac
+
+    item = mirror_item()
+    offset, baseline, why = stac.item_offset(item)
+    paths = [_band_path(item, b) for b in bands]
+    layouts = [cog_layout(p) for p in paths]
+    if len({lay["shape"] for lay in layouts}) != 1:
+        raise InvalidInputError(f"bands={bands}: their files have shapes "
+                                f"{[lay['shape'] for lay in layouts]}; choose bands of one resolution")
+    dn = xr.concat([_read_dn(p, block=lay["block"] if chunked else None)
+                    for p, lay in zip(paths, layouts)], dim="band").assign_coords(band=list(bands))
+    refl = (dn.data.map_blocks(harmonize.dn_to_reflectance, offset=offset, dtype=np.float32,
+                               meta=np.array((), np.float32)) if chunked
+            else harmonize.dn_to_reflectance(dn.values, offset=offset))
+    out = xr.DataArray(refl, coords=dn.coords, dims=dn.dims, name="reflectance")
+    out.attrs.update(source="mirror", item=item.id, baseline=baseline, offset=offset,
+                     offset_reason=why, block=layouts[0]["block"], overviews=layouts[0]["overviews"],
+                     label="real Sentinel-2 L2A 29RKH 2020-02-19, downsampled 10x in the mirror's copy")
+    return out
