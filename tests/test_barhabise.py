@@ -129,3 +129,22 @@ def test_luding_is_untouched_by_the_target_fields():
     a = simulate.scene("luding", seed=4, shape=(64, 64))
     b = simulate.scene(luding, seed=4, shape=(64, 64))
     np.testing.assert_array_equal(a.post.values, b.post.values)
+
+
+def test_target_differences_are_read_from_the_preset_and_the_patches():
+    """Chapter 6 prints this table instead of typing the simulator's settings: it must follow them."""
+    rows = {r["difference"]: r for r in simulate.target_differences("barhabise")}
+    assert list(rows) == list(simulate.TARGET_DIFFERENCES)
+    preset = simulate.PRESETS["barhabise"]
+    assert f"x {preset.substrate_brightness:g}" in rows["schist and sandstone"]["target"]
+    assert f"{simulate.PATCH_HAZE:g}" in rows["haze"]["source patches"]
+    assert f"{preset.haze_post / simulate.PATCH_HAZE:.1f}" in rows["haze"]["target"]
+    lo, hi = simulate.PATCH_SUN_ZENITH_DEG
+    assert f"{lo:g}-{hi:g}" in rows["November sun"]["source patches"]
+    # a changed preset changes the table (the rows are not typed text)
+    darker = replace(preset, substrate_brightness=0.7)
+    simulate.PRESETS["barhabise"] = darker
+    try:
+        assert "x 0.7" in simulate.target_differences("barhabise")[2]["target"]
+    finally:
+        simulate.PRESETS["barhabise"] = preset

@@ -196,6 +196,14 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+#: The residual haze of every simulated Landslide4Sense patch, and the range of its sun zenith
+#: (degrees): a summer sun like that of the Landslide4Sense events (see _patch_landscape).
+PATCH_HAZE = 0.02
+PATCH_SUN_ZENITH_DEG = (20.0, 45.0)
+#: The steepest slope that carries fields where a preset has terraces (Middle-Hills terraces).
+TERRACE_MAX_SLOPE_DEG = 35.0
+
+
 # ----------------------------------------------------------------------------- inputs
 #: What sets the simulated Barhabise apart from the Luding-landscape source of chapter 6 (the
 #: differences seed 001 names), each as the preset fields that undo it: chapter 6 and
@@ -452,7 +460,7 @@ def _landcover(rng: np.random.Generator, dem: np.ndarray, slope: np.ndarray, asp
         grass |= (height < 700 + 250 * n1 + 300 * south) & (south > -0.2)
     cover[grass] = CLASSES["shrub_grass"]
     fields_top = 500.0 if preset.dry_valley else 1300.0
-    fields_slope = 14.0 if preset.dry_valley else (35.0 if preset.terraces else 26.0)
+    fields_slope = 14.0 if preset.dry_valley else (TERRACE_MAX_SLOPE_DEG if preset.terraces else 26.0)
     cover[(height < fields_top + 150 * n1) & (slope < fields_slope + 4 * n2) & (n2 > -0.4)] = \
         CLASSES["fields"]
     cover[(slope > 48 + 5 * n2) | (dem > preset.treeline_m + 150 + 100 * n1)] = CLASSES["rock"]
@@ -1357,6 +1365,47 @@ def _series_attrs(preset: Preset, spec, *, seed: int, event: date, clouds: float
 
 
 # ----------------------------------------------------------------------------- Landslide4Sense
+
+
+def target_differences(name: str = "barhabise") -> list[dict]:
+    """What sets a target preset apart from the simulated Landslide4Sense source, from the code.
+
+    One row per entry of :data:`TARGET_DIFFERENCES`: the preset's value(s) for the fields that
+    difference sets, and what the source patches have instead (for the sun, the zenith of the
+    scene's two dates from :func:`sun_position`). Chapter 6 prints it, so that its prose does not
+    type the simulator's settings.
+    """
+    preset = _preset(name)
+    spec = get_scene(preset.name)
+    suns = _suns(spec) if preset.sun_deg is None else dict(zip(("pre", "post"), preset.sun_deg))
+    lo, hi = PATCH_SUN_ZENITH_DEG
+    fields_pre, fields_post = preset.field_states_pre, preset.field_states_post
+    source = {
+        "terraced fields": "no terraces; fields only on flat low ground",
+        "haze": f"residual haze {PATCH_HAZE:g}, uniform with height",
+        "schist and sandstone": "bare ground brightness x 1",
+        "November sun": f"sun zenith {lo:g}-{hi:g} deg",
+        "broadleaf forest": f"{TARGET_DIFFERENCES['broadleaf forest']['forest']} (conifers)",
+    }
+    haze_ratio = f"{preset.haze_pre / PATCH_HAZE:.1f} and {preset.haze_post / PATCH_HAZE:.1f}"
+    target = {
+        "terraced fields": (f"terraces on slopes up to {TERRACE_MAX_SLOPE_DEG:g} deg; parcels "
+                            f"bare/in stubble {fields_pre[0]:.0%}/{fields_pre[1]:.0%} pre, "
+                            f"{fields_post[0]:.0%}/{fields_post[1]:.0%} post")
+                           if preset.terraces else "no terraces",
+        "haze": (f"residual haze {preset.haze_pre:g} pre, {preset.haze_post:g} post ({haze_ratio} "
+                 f"times the source's), e-folding over {preset.haze_height_m:g} m of height"
+                 if preset.haze_height_m
+                 else f"residual haze {preset.haze_pre:g} pre, {preset.haze_post:g} post"),
+        "schist and sandstone": f"bare ground brightness x {preset.substrate_brightness:g}",
+        "November sun": (f"sun zenith {suns['pre'][0]:.0f} deg pre ({spec.pre_date}), "
+                         f"{suns['post'][0]:.0f} deg post ({spec.post_date})"),
+        "broadleaf forest": preset.forest,
+    }
+    return [{"difference": key, "target": target[key], "source patches": source[key]}
+            for key in TARGET_DIFFERENCES]
+
+
 def _patch_landscape(rng: np.random.Generator, landscapes: tuple[str, ...] | None
                      ) -> tuple[Preset, tuple[float, float], tuple[float, float]]:
     """The landscape of one patch, and the ranges of its sun zenith and azimuth (degrees).
@@ -1378,7 +1427,7 @@ def _patch_landscape(rng: np.random.Generator, landscapes: tuple[str, ...] | Non
                          terraces=False, substrate_brightness=1.0)
         return legacy, (25.0, 55.0), (120.0, 170.0)
     source = replace(base, **terrain_kw, veg_cover_pre=rng.uniform(0.35, 0.8))
-    return source, (20.0, 45.0), (85.0, 150.0)
+    return source, PATCH_SUN_ZENITH_DEG, (85.0, 150.0)
 
 
 def _patch(rng: np.random.Generator, *, size: int, res_m: float,
@@ -1409,7 +1458,7 @@ def _patch(rng: np.random.Generator, *, size: int, res_m: float,
                     old=np.zeros(shape, np.float32), new=new,
                     illum=illumination(slope, aspect, zenith_deg=zen, azimuth_deg=az),
                     cos_z=math.cos(math.radians(zen)))
-    _atmosphere(rngs["atmo"], refl, res_m=res_m, haze=0.02)
+    _atmosphere(rngs["atmo"], refl, res_m=res_m, haze=PATCH_HAZE)
     _sensor(rngs["sensor"], refl, res_m=res_m)
     cirrus = 0.005 + 0.002 * textures[0] + rngs["sensor"].normal(0, 0.001, shape).astype(np.float32)
     chans = np.concatenate([refl[:9], cirrus[None], refl[10:], slope[None], dem[None]])
