@@ -26,7 +26,7 @@ RECORDED = {p.stem for p in (ROOT / "src" / "s2slide" / "records" / "studies").g
 
 
 @pytest.mark.skipif("unet_transfer_study" not in RECORDED,
-                    reason="benchmarks/unet_transfer_study.py has not been recorded yet (hours on "
+                    reason="benchmarks/unet_transfer_study.py has not been recorded yet (an hour or more on "
                            "2 CPU cores); chapter 6 then states no ranking")
 def test_unet_transfer_study_record_matches_its_script():
     """Chapter 6 reads this record: it must cover the script's models and the simulator's
