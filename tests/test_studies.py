@@ -79,7 +79,7 @@ def _chapter6_study_sentences(summary_of, n_seeds: int) -> str:
                                               ("precision", "recall", "f1")} for t in targets}}
         for kind in script.MODELS}} for s in range(n_seeds)}
     meta = {"seeds": list(range(n_seeds)), "epochs": 40, "patience": None, "patches": 240,
-            "base_filters": 8, "date": "synthetic", "machine": "synthetic",
+            "base_filters": 8, "date": "synthetic", "machine": "synthetic", "seconds": 3600.0,
             "models": list(script.MODELS), "differences": list(simulate.TARGET_DIFFERENCES)}
     record = {"meta": meta, "summary": script.summary(runs), "runs": runs}
     shown = []
