@@ -24,6 +24,7 @@ import numpy as np
 import xarray as xr
 
 from s2slide import checks, indices
+from s2slide.data import mirror
 from s2slide.errors import InvalidInputError, NetworkUnavailableError, SettingError
 
 TILE_PX = 10_980  #: pixels on a side of a Sentinel-2 tile at 10 m
@@ -674,22 +675,8 @@ def gee_threshold_map(*, bbox: tuple = LUDING_REGION, dates: tuple = LUDING_DATE
 
 
 # ----------------------------------------------------------------------------- a real tile's files
-RKH_DIR = "l2a-29RKH-2020/"  #: the mirror's real L2A tile 29RKH of 2020-02-19 (COGs downsampled 10x)
-RKH_ITEM = RKH_DIR + "S2A_29RKH_20200219_0_L2A.json"  #: its real Earth Search STAC item
-
-
-def mirror_item() -> Any:
-    """The real Earth Search STAC item (:class:`pystac.Item`) of the mirror's tile 29RKH, 2020-02-19.
-
-    Read through :func:`s2slide.data.registry.fetch` (checksum-verified, offline from the mirror).
-    """
-    import json
-
-    import pystac
-
-    from s2slide.data import registry
-
-    return pystac.Item.from_dict(json.loads(registry.fetch(RKH_ITEM).read_text()))
+# The mirror's real tile and its item live in the data layer (chapter 1 describes the same item).
+RKH_DIR, RKH_ITEM, mirror_item = mirror.L2A_TILE, mirror.L2A_ITEM, mirror.l2a_item
 
 
 def cog_layout(path: Any) -> dict[str, Any]:

@@ -37,6 +37,21 @@ _KAIKOURA_FILE: dict[str, tuple[str, float, float]] = {
 _IBURI_BANDS = {"B02": "B2", "B03": "B3", "B04": "B4"}
 
 
+L2A_TILE = "l2a-29RKH-2020/"  #: the mirror's real L2A tile 29RKH of 2020-02-19 (COGs downsampled 10x)
+L2A_ITEM = L2A_TILE + "S2A_29RKH_20200219_0_L2A.json"  #: its real Earth Search STAC item
+
+
+def l2a_item() -> Any:
+    """The real Earth Search STAC item (:class:`pystac.Item`) of the mirror's tile 29RKH, 2020-02-19.
+
+    Read through :func:`s2slide.data.registry.fetch` (checksum-verified, offline from the mirror);
+    chapter 1 describes it, chapter 8 reads its files in chunks.
+    """
+    import pystac
+
+    return pystac.Item.from_dict(json.loads(registry.fetch(L2A_ITEM).read_text()))
+
+
 def _read_band(relpath: str) -> tuple[np.ndarray, Any, Any]:
     import rasterio
 

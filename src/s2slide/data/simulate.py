@@ -788,7 +788,11 @@ def _epicentre_rc(preset: Preset, spec, *, pad: int, shape) -> tuple[float, floa
             (x - spec.left) / spec.resolution_m - 0.5 + pad)
 
 
-def _suns(spec) -> dict[str, tuple[float, float]]:
+def _suns(spec, preset: Preset | None = None) -> dict[str, tuple[float, float]]:
+    """(zenith, azimuth) of each date: the preset's ``sun_deg`` where it sets one, else the sun of
+    the scene's dates at its latitude."""
+    if preset is not None and preset.sun_deg is not None:
+        return dict(zip(("pre", "post"), preset.sun_deg))
     west, south, east, north = spec.bbox_lonlat()
     lat = (south + north) / 2
     return {"pre": sun_position(spec.pre_date, lat_deg=lat),
@@ -946,7 +950,7 @@ def scene_dn(name: str | Preset = "luding", *, seed: int = 0, shape: tuple[int, 
     grid = (ny + 2 * pad, nx + 2 * pad)
     lay = _layers(rng, preset, grid, res_m=res, epicentre_rc=_epicentre_rc(preset, spec, pad=pad,
                                                                              shape=grid))
-    suns = _suns(spec) if preset.sun_deg is None else dict(zip(("pre", "post"), preset.sun_deg))
+    suns = _suns(spec, preset)
     crop = (slice(pad, pad + ny), slice(pad, pad + nx))
     masked = sorted(bands.scl_classes(scl_mask))
     out, scl = {}, {}
@@ -1377,7 +1381,7 @@ def target_differences(name: str = "barhabise") -> list[dict]:
     """
     preset = _preset(name)
     spec = get_scene(preset.name)
-    suns = _suns(spec) if preset.sun_deg is None else dict(zip(("pre", "post"), preset.sun_deg))
+    suns = _suns(spec, preset)
     lo, hi = PATCH_SUN_ZENITH_DEG
     fields_pre, fields_post = preset.field_states_pre, preset.field_states_post
     source = {
