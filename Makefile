@@ -59,7 +59,7 @@ notebooks: venv $(MIRROR_DEP)
 # run does. The first run builds the base from PyPI (minutes); later ones reuse _build/colab-base.
 colab: venv $(MIRROR_DEP)
 	@$(PY) tests/test_colab.py
-	$(PY) -m pytest tests -m colab -n $(JOBS) -q
+	$(PY) -m pytest tests -m colab -n $(JOBS) -q -rs
 
 site: html
 	@tools/chromium.sh
