@@ -20,6 +20,7 @@ import pytest
 from loopback import LoopbackServer
 from s2slide.data import live
 from s2slide.errors import AuthenticationError, NetworkUnavailableError, NoValidDataError
+from s2slide.data import bands as data_bands
 from s2slide.data.live import gee
 from s2slide.data.scenes import get_scene
 
@@ -139,3 +140,56 @@ def test_pixel_request_helpers():
     assert stack.shape == (2, 3, 4) and stack[0, 0, 0] == 1234
     with pytest.raises(NoValidDataError, match="B8A"):
         gee.structured_to_stack(arr, ["B8A"])
+
+
+class _Recorder:
+    """Stands in for Earth Engine objects, for the two tests below only: Earth Engine builds no
+    ``ee.Image`` without ``ee.Initialize`` (a server round trip), and no recording of its
+    responses exists, so this fake, written here, records the calls made instead. ``map(fn)``
+    runs ``fn`` on a recorded image, as Earth Engine traces a mapped function."""
+
+    def __init__(self, name: str, log: list):
+        self.name, self.log = name, log
+
+    def __getattr__(self, attr: str):
+        def call(*args, **kwargs):
+            self.log.append((self.name, attr, args))
+            if attr == "getInfo":
+                return 2.5e6
+            if attr == "map":
+                args[0](_Recorder("image", self.log))
+            return _Recorder(f"{self.name}.{attr}", self.log)
+        return call
+
+
+def test_clear_image_masks_the_scl_classes_before_a_composite():
+    log: list = []
+    gee.clear_image(_Recorder("image", log))
+    invalid = sorted(data_bands.SCL_INVALID)
+    assert [entry[:2] for entry in log] == [("image", "select"), ("image.select", "remap"),
+                                            ("image", "updateMask")]
+    assert log[0][2] == ("SCL",) and log[1][2] == (invalid, [0] * len(invalid), 1)
+    assert log[2][2][0].name == "image.select.remap"  # the mask is the remapped SCL
+    log.clear()
+    gee.clear_image(_Recorder("image", log), scl_mask={*data_bands.SCL_INVALID, 2})
+    assert log[1] == ("image.select", "remap", (sorted({*invalid, 2}), [0] * (len(invalid) + 1), 1))
+
+
+def test_the_earth_engine_composites_leave_clouds_out(monkeypatch):
+    """chapter 8's ``gee_threshold_map``: each date window's collection is mapped through
+    ``clear_image`` before its median; the area comes back from the server in m2."""
+    from s2slide import scale
+
+    log: list = []
+    fake = types.SimpleNamespace(
+        Geometry=_Recorder("Geometry", log), ImageCollection=lambda name: _Recorder(name, log),
+        Filter=_Recorder("Filter", log), Image=_Recorder("Image", log),
+        Reducer=_Recorder("Reducer", log))
+    monkeypatch.setattr(gee, "_require_initialized", lambda: fake)
+    out = scale.gee_threshold_map()
+    medians = [name for name, attr, _ in log if attr == "median"]
+    assert medians == [f"{gee.COLLECTION}.filterBounds.filterDate.filter.map"] * 2
+    assert [args for name, attr, args in log if attr == "remap"] == [
+        (sorted(data_bands.SCL_INVALID), [0] * len(data_bands.SCL_INVALID), 1)] * 2
+    assert ("image", "updateMask") in {(name, attr) for name, attr, _ in log}
+    assert out["scar_km2"] == 2.5 and out["task"] is None

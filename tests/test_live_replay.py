@@ -122,6 +122,15 @@ def test_chapter_8_live_tile_reads_the_real_29rkh_tile(tile29, online, monkeypat
     prov = json.loads(ds.attrs["provenance"])
     assert [d["id"] for d in prov["post"]] == ["S2A_29RKH_20200219_0_L2A"]
     assert prov["post"][0]["offset"] == 0 and "pixels undecided" in prov["post"][0]["note"]
+    # the real SCL (200 m in the mirror's copy) masks its cirrus: SCL pixel (100, 123) is class 10
+    with rasterio.open(registry.fetch(RKH + "SCL.tif")) as src:
+        scl = src.read(1, window=Window(122, 100, 2, 2))
+    assert scl.tolist() == [[5, 10], [5, 5]]
+    x0, y0 = 199_980 + 200 * 122, 2_800_020 - 200 * 100
+    red = ds["post"].sel(band="B04", x=slice(x0, x0 + 400), y=slice(y0, y0 - 400)).values
+    hidden = np.kron(~_grid.valid_from_scl(scl), np.ones((20, 20), bool))
+    np.testing.assert_array_equal(np.isnan(red), hidden)
+    assert ds.attrs["scl_mask"] == sorted(data.bands.SCL_INVALID)
 
 
 def test_pixel_check_does_not_misfire_on_the_real_desert():

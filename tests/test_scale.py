@@ -152,10 +152,41 @@ def test_pipeline_without_truth_scores_nothing_but_maps_everything(tile):
     kmeans = scale.fit_kmeans(scale.sample_pixels(feat, n=2_000, n_chunks=4, seed=0), k=3, seed=0)
     with dask.config.set(scheduler="synchronous"):
         out = dask.compute(scale.pipeline(lazy.drop_vars("truth"), kmeans=kmeans, weights=None))[0]
-    assert sorted(out) == ["dndvi_density", "dndvi_pixels", "kmeans_density", "kmeans_pixels"]
+    assert sorted(out) == ["dndvi_density", "dndvi_pixels", "kmeans_density", "kmeans_pixels",
+                           "masked_pixels"]
     assert int(out["dndvi_pixels"]) == int(scale.dndvi_mask(computed).values.sum())
+    assert int(out["masked_pixels"]) == 0  # a simulated tile has no clouds
     with pytest.raises(InvalidInputError, match="weights=None"):
         scale.unet_predict_array(feat.values[:, :64, :64], weights=None)
+
+
+def test_pipeline_leaves_masked_pixels_unflagged_by_every_method(tile):
+    """A real tile's clouds arrive as NaN (stac_tile): they are counted as masked and no method,
+    the U-Net included (it reads NaN as 0 and would answer there), flags them."""
+    from s2slide.models.unet import build_unet
+
+    lazy, computed = tile
+    truth = computed["truth"].values.astype(bool)
+    cloud = np.zeros_like(truth)
+    cloud[40:100, 30:200] = True
+    cloud |= truth & (np.arange(truth.shape[1]) < 128)  # clouds over scars that would be flagged
+    hidden = computed.copy()
+    hidden["post"] = computed["post"].where(~cloud)
+    hidden = hidden.drop_vars("truth").chunk(y=64, x=64)
+    feat = scale.features(hidden)
+    kmeans = scale.fit_kmeans(scale.sample_pixels(feat, n=2_000, n_chunks=4, seed=0), k=3, seed=0)
+    weights = build_unet(2, size=64, seed=0, **scale.UNET_ARCH).get_weights()
+    weights[-1] = weights[-1] + 20.0  # the output bias: this untrained U-Net now flags every pixel
+    with dask.config.set(scheduler="synchronous"):
+        lazy_out = scale.pipeline(hidden, kmeans=kmeans, weights=weights, factor=32)
+        out = dask.compute(lazy_out)[0]
+        maps = {"dndvi": scale.dndvi_mask(hidden).values,
+                "kmeans": scale.predict_chunks(kmeans, feat).values == scale.scar_cluster(kmeans)}
+    assert int(out["masked_pixels"]) == int(cloud.sum())
+    assert int(out["unet_pixels"]) == int((~cloud).sum())  # everything but the clouds
+    for name, m in maps.items():
+        assert not m[cloud].any(), f"{name} flags masked pixels"
+        assert int(out[f"{name}_pixels"]) == int(m.sum()) > 0
 
 
 # ----------------------------------------------------------------------------- the live tile
@@ -209,9 +240,12 @@ def _fake_odc_load(pixels: dict[str, tuple[bool, str]], calls: list[dict]):
         for band in bands:
             layers = []
             for item in items:
-                plus1000, cover = pixels[item.id]
+                plus1000, cover, *cloud = pixels[item.id]
                 value = 4 if band == "scl" else round(SURFACE[band] * 10_000) + 1000 * plus1000
-                layers.append(np.where(left | (cover == "all"), value, 0))
+                layer = np.where(left | (cover == "all"), value, 0)
+                if cloud and band == "scl":  # SCL 9, cloud (high probability), over the top rows
+                    layer = np.where(np.arange(gbox.shape[0])[:, None] < cloud[0], 9, layer)
+                layers.append(layer)
             data[band] = xr.DataArray(np.stack(layers).astype(np.uint16), dims=("time", "y", "x"),
                                       coords={"time": np.arange(len(items)), **coords})
         ds = xr.Dataset(data)
@@ -233,7 +267,7 @@ def catalogue(monkeypatch):
     from s2slide.data import net
     from s2slide.data.live import stac
 
-    def setup(*, flag_1: bool, plus1000_1: bool) -> dict:
+    def setup(*, flag_1: bool, plus1000_1: bool, cloud_rows_1: int = 0) -> dict:
         found = {
             2021: [_item("cloudy", "2021-11-01T04:00:00Z", cloud=50.0),
                    _item("S2A_24MVV_20211105_0_L2A", "2021-11-05T04:00:00Z", cloud=3.0),
@@ -245,7 +279,7 @@ def catalogue(monkeypatch):
                          tile="MGRS-24MWV"),
                    _item("S2B_24MVV_20221110_0_L2A", "2022-11-10T04:00:00Z", cloud=50.0)]}
         pixels = {"S2A_24MVV_20211105_0_L2A": (False, "all"), POST_0: (False, "left"),
-                  POST_1: (plus1000_1, "all")}
+                  POST_1: (plus1000_1, "all", cloud_rows_1)}
         seen: dict = {"loads": []}
         monkeypatch.setattr(net, "reachable", lambda url, **kw: (True, "reachable"))
         monkeypatch.setattr(stac, "open_client", lambda cat, **kw: seen.update(client=kw))
@@ -280,7 +314,7 @@ def test_stac_tile_decides_each_items_offset_as_the_route_does(catalogue):
     assert all("pixels agree" in d["note"] for d in post.values())
     assert seen["client"] == {"timeout": 7}
     lazy = [c for c in seen["loads"] if c["lazy"]]
-    assert [c["bands"] for c in lazy] == [["red", "nir"]] * 2  # Earth Search's B04, B08
+    assert [c["bands"] for c in lazy] == [["red", "nir", "scl"]] * 2  # Earth Search's B04, B08, SCL
     assert {c["gdal"] for c in seen["loads"]} == {"7"} and len(seen["loads"]) == 4
     assert {c["groupby"] for c in seen["loads"]} == {"id"}
     assert ds["post"].data.chunksize == (2, 16, 16)
@@ -297,6 +331,22 @@ def test_stac_tile_lets_an_items_pixels_overrule_a_wrong_flag(catalogue):
     _assert_true_reflectance(ds)
     post = {d["id"]: d for d in json.loads(ds.attrs["provenance"])["post"]}
     assert post[POST_1]["offset"] == -1000 and "pixels overrule" in post[POST_1]["note"]
+
+
+def test_stac_tile_masks_the_clouds_of_the_item_each_pixel_comes_from(catalogue):
+    """SCL from the item a pixel is taken from decides: ``_1_`` has a cloud (SCL 9) over its top
+    10 rows; only the right half of those rows comes from ``_1_`` (the left half from ``_0_``,
+    clear), so only there is the post-event reflectance NaN; the pre-event date is untouched."""
+    catalogue(flag_1=True, plus1000_1=False, cloud_rows_1=10)
+    ds = scale.stac_tile(chunk=16)
+    post = ds["post"].values
+    hidden = ~np.isfinite(post).all(0)
+    expected = np.zeros((40, 40), bool)
+    expected[:10, 20:] = True
+    np.testing.assert_array_equal(hidden, expected)
+    assert np.isfinite(ds["pre"].values).all()
+    np.testing.assert_allclose(post[0][~expected], SURFACE["red"], atol=1e-6)  # band 0: B04
+    assert ds.attrs["scl_mask"] == [0, 1, 3, 8, 9, 10, 11]
 
 
 def test_stac_tile_offline(monkeypatch):

@@ -24,6 +24,7 @@ import numpy as np
 import xarray as xr
 
 from s2slide import checks, indices
+from s2slide.data import bands as s2bands
 from s2slide.data import mirror
 from s2slide.errors import InvalidInputError, NetworkUnavailableError, SettingError
 
@@ -454,19 +455,22 @@ def pipeline(ds: xr.Dataset, *, kmeans: Any, weights: list[np.ndarray] | None,
     scores are computed on unseen pixels only; the density maps still cover the whole tile.
     Without a ``truth`` variable (a real tile, :func:`stac_tile`) the ``truth_*`` and
     ``*_true_positives`` entries are left out; with ``weights=None`` the ``unet_*`` ones.
+    ``masked_pixels`` counts the pixels no method can judge (NaN on a date: clouds, shadow,
+    snow or no data on a real tile; none on a simulated one); every method leaves them unflagged.
 
     Returns a dict of lazy objects; ``dask.compute(*d.values())`` evaluates them together, so
     each chunk of the tile is generated (or read) once and then forgotten.
     """
     feat = features(ds)
+    seen = feat.notnull().all("feature")  # False where a date is masked (a real tile's clouds)
     truth = ds["truth"] if "truth" in ds else None
     maps = {} if truth is None else {"truth": truth}
     maps["dndvi"] = dndvi_mask(ds)
     maps["kmeans"] = predict_chunks(kmeans, feat) == scar_cluster(kmeans)
-    if weights is not None:
-        maps["unet"] = unet_chunks(feat, weights=weights, arch=arch, overlap=overlap) > 0.5
+    if weights is not None:  # the U-Net reads NaN as 0 and answers there too: keep seen pixels
+        maps["unet"] = (unet_chunks(feat, weights=weights, arch=arch, overlap=overlap) > 0.5) & seen
     keep = _outside(ds, exclude) if exclude else True
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"masked_pixels": (~seen & keep).sum()}
     for name, m in maps.items():
         out[f"{name}_pixels"] = (m & keep).sum()
         out[f"{name}_density"] = density_map(m, factor=factor)
@@ -542,44 +546,54 @@ def _check_grid(gbox: Any, *, name: str) -> Any:
                      bands=tuple(sorted({b for v in _grid.DARK_REFERENCES.values() for b in v})))
 
 
-def _reflectance_block(dn: np.ndarray, *, offsets: tuple[int, ...]) -> np.ndarray:
+def _reflectance_block(dn: np.ndarray, scl: np.ndarray, *, offsets: tuple[int, ...],
+                       scl_mask: tuple[int, ...]) -> np.ndarray:
     """One chunk of DNs (band, item, y, x) as reflectance (band, y, x): each item converted with
-    its own offset, then mosaicked as chapter 1's STAC route does (first item with data)."""
+    its own offset, then mosaicked as chapter 1's STAC route does (first item with data); the
+    pixel's SCL (``scl``: (1, item, y, x)) from the item used, and NaN where its class is in
+    ``scl_mask`` (cloud, shadow, snow, no data), as the route's ``valid``."""
     from s2slide.data import harmonize
     from s2slide.data.live import _grid
 
     refls = [harmonize.dn_to_reflectance(dn[:, i], offset=off) for i, off in enumerate(offsets)]
-    no_scl = [np.zeros(dn.shape[2:], np.uint8)] * len(refls)  # only the reflectance is kept
-    return _grid.mosaic_reflectance(refls, no_scl)[0]
+    refl, used = _grid.mosaic_reflectance(refls, list(scl[0]))
+    refl[:, ~_grid.valid_from_scl(used, scl_mask=scl_mask)] = np.nan
+    return refl
 
 
 def _tile_reflectance(items: list, cat: Any, *, chunk: int, timeout: float, what: str,
-                      geobox: Any = None) -> tuple[xr.DataArray, list[dict]]:
-    """Lazy reflectance (band, y, x) of one day's ``items`` at 10 m (or on ``geobox``), and each
-    item's offset decision, made by the STAC route (:func:`stac.harmonised_day`) on a coarse
-    read; GDAL's time limits are the route's (captured into the dask graph by odc-stac)."""
+                      scl_mask: tuple[int, ...], geobox: Any = None) -> tuple[xr.DataArray, list[dict]]:
+    """Lazy reflectance (band, y, x) of one day's ``items`` at 10 m (or on ``geobox``), NaN where
+    the items' SCL is in ``scl_mask``, and each item's offset decision, made by the STAC route
+    (:func:`stac.harmonised_day`) on a coarse read; GDAL's time limits are the route's (captured
+    into the dask graph by odc-stac)."""
+    import dask.array as da
     import odc.stac
 
     from s2slide.data.live import stac
 
     stac._configure_gdal(timeout)
     grid = {"resolution": 10} if geobox is None else {"geobox": geobox}
-    raw = odc.stac.load(items, bands=[cat.asset(b) for b in BANDS],
-                        chunks={"x": chunk, "y": chunk}, groupby="id", **grid)
+    keys, scl_key = [cat.asset(b) for b in BANDS], cat.asset("SCL")
+    raw = odc.stac.load(items, bands=[*keys, scl_key], chunks={"x": chunk, "y": chunk},
+                        groupby="id", resampling={scl_key: "nearest"}, **grid)  # SCL: 20 m classes
     spec = _check_grid(raw.odc.geobox, name=what)
     decisions = stac.harmonised_day(items, cat, spec, spec.bands, what=what, timeout=timeout)[2]
     where = {it.id: i for i, it in enumerate(items)}
-    dn = raw.to_array("band").isel(time=[where[d["id"]] for d in decisions])
-    refl = dn.data.rechunk({0: -1, 1: -1}).map_blocks(
-        _reflectance_block, offsets=tuple(d["offset"] for d in decisions), drop_axis=1,
-        dtype=np.float32, meta=np.array((), np.float32))
+    order = [where[d["id"]] for d in decisions]
+    dn = raw[keys].to_array("band").isel(time=order)
+    scl = raw[scl_key].isel(time=order).data[None].rechunk({1: -1})
+    refl = da.map_blocks(_reflectance_block, dn.data.rechunk({0: -1, 1: -1}), scl,
+                         offsets=tuple(d["offset"] for d in decisions), scl_mask=scl_mask,
+                         drop_axis=1, dtype=np.float32, meta=np.array((), np.float32))
     like = dn.isel(time=0, drop=True)
     out = xr.DataArray(refl, coords=like.coords, dims=like.dims).assign_coords(band=list(BANDS))
     return out, decisions
 
 
 def stac_tile(*, bbox: tuple = LUDING_REGION, dates: tuple = LUDING_DATES, chunk: int = CHUNK_PX,
-              max_cloud: float = 20.0, timeout: float = 20.0) -> xr.Dataset:
+              max_cloud: float = 20.0, timeout: float = 20.0,
+              scl_mask: Any = None) -> xr.Dataset:
     """A **real** Sentinel-2 L2A tile pair from Earth Search, lazily (``odc.stac.load`` chunks).
 
     The least cloudy post-event item over ``bbox`` and the least cloudy pre-event item of the
@@ -587,8 +601,12 @@ def stac_tile(*, bbox: tuple = LUDING_REGION, dates: tuple = LUDING_DATES, chunk
     10 m on the post-event grid. Each item gets its own BOA offset as chapter 1's STAC route
     decides it (:func:`s2slide.data.live.stac.harmonised_day`: its flag and baseline, then its
     own pixels, read here from the files' overviews at about 200 m) and is converted before the
-    items are mosaicked, chunk by chunk, so that no day mixes offsets. Catalogue requests and
-    image-file reads have the route's time limits (``timeout`` seconds each). Same variables as
+    items are mosaicked, chunk by chunk, so that no day mixes offsets. Pixels whose scene
+    classification (SCL, from the same item) is in ``scl_mask`` (default
+    :data:`s2slide.data.bands.SCL_INVALID`: no data, clouds, their shadows, cirrus, snow) are NaN,
+    on either date, so no method flags a cloud as a scar; ``eo:cloud_cover`` only picks the
+    least cloudy item, it does not remove its clouds. Catalogue requests and image-file reads
+    have the route's time limits (``timeout`` seconds each). Same variables as
     :func:`simulated_tile` except ``truth``: there are no labels for a real tile.
 
     Raises
@@ -621,15 +639,16 @@ def stac_tile(*, bbox: tuple = LUDING_REGION, dates: tuple = LUDING_DATES, chunk
 
     post_items = day_items(dates[1])
     pre_items = day_items(dates[0], post_items[0].properties.get("grid:code"))
+    classes = tuple(sorted(s2bands.scl_classes(scl_mask)))
     post, post_dec = _tile_reflectance(post_items, cat, chunk=chunk, timeout=timeout,
-                                       what=f"post-event tile ({dates[1]})")
-    pre, pre_dec = _tile_reflectance(pre_items, cat, chunk=chunk, timeout=timeout,
+                                       what=f"post-event tile ({dates[1]})", scl_mask=classes)
+    pre, pre_dec = _tile_reflectance(pre_items, cat, chunk=chunk, timeout=timeout, scl_mask=classes,
                                      what=f"pre-event tile ({dates[0]})", geobox=post.odc.geobox)
     ds = xr.Dataset({"pre": pre, "post": post})
     tile = post_items[0].properties.get("grid:code")
     ds.attrs.update(source="live", label=f"Sentinel-2 L2A {tile} ({cat.name})",
                     items=[d["id"] for d in pre_dec + post_dec], resolution_m=10.0,
-                    provenance=json.dumps({"pre": pre_dec, "post": post_dec}))
+                    scl_mask=list(classes), provenance=json.dumps({"pre": pre_dec, "post": post_dec}))
     return ds
 
 
@@ -638,7 +657,8 @@ def gee_threshold_map(*, bbox: tuple = LUDING_REGION, dates: tuple = LUDING_DATE
                       max_cloud: float = 30.0) -> dict[str, Any]:
     """dNDVI and seed 000's threshold map computed **server-side** by Earth Engine.
 
-    Median composites of ``COPERNICUS/S2_SR_HARMONIZED`` (clouds under ``max_cloud`` %) before
+    Median composites of ``COPERNICUS/S2_SR_HARMONIZED`` (images under ``max_cloud`` % cloud,
+    each with its SCL clouds, shadows and snow masked first: :func:`gee.clear_image`) before
     and after, NDVI from B8 and B4, dNDVI = post - pre, mask = dNDVI < ``threshold``; the area
     flagged is summed on Google's servers; with ``export=True`` the mask is exported to Google
     Drive (10 m, GeoTIFF) as a batch task. Earth Engine must be initialised
@@ -659,7 +679,7 @@ def gee_threshold_map(*, bbox: tuple = LUDING_REGION, dates: tuple = LUDING_DATE
         start, end = window.split("/")
         images = (ee.ImageCollection(gee.COLLECTION).filterBounds(region).filterDate(start, end)
                   .filter(ee.Filter.lt("CLOUDY_PIXEL_PERCENTAGE", max_cloud)))
-        return images.median().normalizedDifference(["B8", "B4"])
+        return images.map(gee.clear_image).median().normalizedDifference(["B8", "B4"])
 
     dndvi = ndvi(dates[1]).subtract(ndvi(dates[0])).rename("dndvi")
     mask = dndvi.lt(threshold).selfMask().rename("scar")

@@ -175,6 +175,19 @@ def ee_band(band: str) -> str:
     return band if band in ("B8A", "SCL") else f"B{int(band[1:])}"
 
 
+def clear_image(image: Any, scl_mask: Collection[int] | None = None) -> Any:
+    """``image`` (an ``ee.Image`` with its ``SCL`` band) with the pixels of ``scl_mask`` masked.
+
+    The server-side twin of :func:`s2slide.data.live._grid.valid_from_scl`, for composites:
+    map it over a collection before ``median()`` so that clouds, their shadows and snow
+    (:data:`s2slide.data.bands.SCL_INVALID` by default) do not enter the composite. Without it
+    a median of a few dates keeps a cloud that lies over most of them, and a bright cloud or snow
+    patch after the event reads as vegetation lost.
+    """
+    classes = sorted(s2bands.scl_classes(scl_mask))
+    return image.updateMask(image.select("SCL").remap(classes, [0] * len(classes), 1))
+
+
 def pixel_grid(spec: SceneSpec) -> dict[str, Any]:
     """The ``grid`` of an ``ee.data.computePixels`` request for the scene grid."""
     return {"dimensions": {"width": spec.width, "height": spec.height},
