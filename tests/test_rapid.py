@@ -106,9 +106,9 @@ def test_custom_event_windows_are_checked_before_any_data():
 
 
 def test_unet_width_is_read_from_the_weights_and_the_unet_map_is_made(luding_map, tmp_path):
-    """Chapter 6's checkpoint in the cache and its input moments in its results file (an
-    untrained network here: only the plumbing is tested): the network is rebuilt with the
-    file's width and the moments, and the recipe adds the U-Net's map."""
+    """Chapter 6's checkpoint in the cache and, beside it, the record of its input moments that
+    training writes (an untrained network here: only the plumbing is tested): the network is
+    rebuilt with the file's width and the moments, and the recipe adds the U-Net's map."""
     import json
 
     from s2slide import config
@@ -118,14 +118,16 @@ def test_unet_width_is_read_from_the_weights_and_the_unet_map_is_made(luding_map
     path.parent.mkdir(parents=True, exist_ok=True)
     mean, std = np.linspace(-0.5, 0.5, 6), np.linspace(0.5, 1.5, 6)
     for base in (8, 16):
-        unet.build_unet(6, base_filters=base, seed=0, input_mean=mean, input_std=std).save_weights(str(path))
+        model = unet.build_unet(6, base_filters=base, seed=0, input_mean=mean, input_std=std)
+        model.save_weights(str(path))
         assert rapid.unet_width(path) == base
-    assert rapid.unet_weights() is None  # weights without chapter 6's results file: not usable
-    results = config.results_dir() / rapid.UNET_RESULTS
-    results.parent.mkdir(parents=True, exist_ok=True)
-    results.write_text(json.dumps({"input_mean": mean.tolist(), "input_std": std.tolist()}))
+    assert rapid.unet_weights() is None  # weights without their record: not usable
+    record = unet.model_record(model)
+    assert record["channels"] == 6 and np.allclose(record["input_std"], std)
+    unet.model_record_path(path).write_text(json.dumps(record))
     checkpoint = rapid.unet_weights()
     assert checkpoint.path == path and np.allclose(checkpoint.input_std, std)
+    assert np.allclose(checkpoint.input_mean, mean)
     stack = luding_map.stack.isel(x=slice(0, 128))
     em = rapid.map_event("luding-2022", stack=stack, method="unet", out_dir=tmp_path)
     assert em.masks["unet"].shape == (128, 128) and not em.notes

@@ -78,6 +78,31 @@ def test_training_lowers_the_loss_and_keeps_best_checkpoint(tmp_path):
     assert (tmp_path / "b.weights.h5").exists()
     best = float(model.evaluate(val, verbose=0)[0])
     assert best == pytest.approx(min(hist["val_loss"]), rel=1e-3)  # best weights reloaded
+    record = unet.read_model_record(tmp_path / "b.weights.h5")  # written beside the weights
+    assert record == {"channels": 2, "size": 32, "input_mean": None, "input_std": None}
+
+
+def test_the_record_beside_a_checkpoint_describes_the_run_that_ended(tmp_path):
+    """The input moments (not in the weights file) are written once training ends; a run that
+    stops (here: NaN loss) removes the old run's record, so its weights are not taken for it."""
+    import tensorflow as tf
+
+    images, masks = _tiny()
+    checkpoint = tmp_path / "m.weights.h5"
+    mean, std = [0.5, -1.0], [2.0, 0.25]
+    model = unet.compile_unet(unet.build_unet(2, size=32, base_filters=4, depth=3,
+                                              input_mean=mean, input_std=std))
+    data = inputs.make_dataset(images, masks, batch_size=8)
+    unet.train_unet(model, data, data, epochs=1, checkpoint=checkpoint, verbose=0)
+    assert unet.model_record_path(checkpoint).name == "m.model.json"
+    record = unet.read_model_record(checkpoint)
+    assert np.allclose(record["input_mean"], mean) and np.allclose(record["input_std"], std)
+    bad = masks[..., None].astype(np.float32)
+    bad[0, 0, 0, 0] = np.nan
+    with pytest.raises(TrainingError):
+        unet.train_unet(model, tf.data.Dataset.from_tensor_slices((images, bad)).batch(2), data,
+                        epochs=1, checkpoint=checkpoint, verbose=0)
+    assert checkpoint.exists() and unet.read_model_record(checkpoint) is None
 
 
 def test_empty_data_and_nan_loss(tmp_path):

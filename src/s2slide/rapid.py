@@ -33,11 +33,9 @@ from s2slide.errors import InvalidInputError, NoValidDataError
 METHODS = ("dndvi", "rdndvi", "kmeans", "unet")
 #: Chapter 6's checkpoints (in ``<S2SLIDE_CACHE>/checkpoints``), best first.
 UNET_CHECKPOINTS = ("06_unet_aug.weights.h5", "06_unet_noaug.weights.h5")
-#: Chapter 6's results file (in ``<S2SLIDE_RESULTS>``): it holds the input moments of its U-Net.
-UNET_RESULTS = "06_unet_transfer.json"
 UNET_HINT = ("run chapter 6 to its end on this machine: it saves the U-Net's weights "
-             f"(<cache>/checkpoints/{UNET_CHECKPOINTS[0]}) and, in its results file, the input "
-             "mean and std the network standardises with")
+             f"(<cache>/checkpoints/{UNET_CHECKPOINTS[0]}) and beside them the input mean and "
+             "std the network standardises with (unet.model_record_path)")
 
 
 class Checkpoint(NamedTuple):
@@ -82,21 +80,23 @@ def unet_weights() -> Checkpoint | None:
     """Chapter 6's trained U-Net on this machine, or None.
 
     Its weights are in the cache; the input mean and std of its ``Normalization`` layer are not
-    in the weights file (they are constants, not variables), so they are read from chapter 6's
-    results file (``input_mean``, ``input_std``). Both must be there.
+    in the weights file (they are constants, not variables), so they are read from the record
+    that training wrote beside it (:func:`s2slide.models.unet.read_model_record`), which exists
+    only if that training ran to its end. Both must be there, for six channels; the first of
+    :data:`UNET_CHECKPOINTS` that has both is taken.
     """
-    import json
+    from s2slide.models import unet
 
     folder = config.cache_dir() / "checkpoints"
-    path = next((folder / n for n in UNET_CHECKPOINTS if (folder / n).is_file()), None)
-    if path is None:
-        return None
-    try:
-        record = json.loads((config.results_dir() / UNET_RESULTS).read_text())
-        mean, std = (np.asarray(record[k], dtype=np.float64) for k in ("input_mean", "input_std"))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return Checkpoint(path, mean, std) if mean.shape == std.shape == (6,) else None
+    for path in (folder / name for name in UNET_CHECKPOINTS):  # best first
+        record = unet.read_model_record(path) if path.is_file() else None
+        try:
+            mean, std = (np.asarray(record[k], dtype=np.float64) for k in ("input_mean", "input_std"))
+        except (KeyError, TypeError, ValueError):  # no record (None), or not chapter 6's
+            continue
+        if mean.shape == std.shape == (6,):
+            return Checkpoint(path, mean, std)
+    return None
 
 
 def unet_width(weights: Path, *, channels: int = 6) -> int:

@@ -372,6 +372,42 @@ def _nan_guard():
     return _StopOnNaN()
 
 
+def model_record_path(checkpoint: str | Path) -> Path:
+    """The record that :func:`train_unet` writes beside a checkpoint: ``x.weights.h5`` -> ``x.model.json``."""
+    path = Path(checkpoint)
+    return path.with_name(path.name.removesuffix(".weights.h5") + ".model.json")
+
+
+def model_record(model) -> dict[str, Any]:
+    """What rebuilding ``model`` needs besides its weights: the input shape and the per-channel
+    input mean and standard deviation of its ``standardise`` layer (None without one).
+
+    Keras keeps a ``Normalization`` layer's mean and variance out of a ``.weights.h5`` file
+    (they are constants, not variables), so a checkpoint alone cannot rebuild the model.
+    """
+    _, size, _, channels = model.input_shape
+    try:
+        layer = model.get_layer("standardise")
+    except ValueError:
+        mean = std = None
+    else:
+        mean = np.asarray(layer.input_mean, dtype=np.float64).reshape(-1).tolist()
+        std = np.sqrt(np.asarray(layer.input_variance, dtype=np.float64)).reshape(-1).tolist()
+    return {"channels": int(channels), "size": size, "input_mean": mean, "input_std": std}
+
+
+def read_model_record(checkpoint: str | Path) -> dict[str, Any] | None:
+    """The record beside ``checkpoint`` (:func:`model_record_path`), or None when there is none
+    or it cannot be read (a run stopped before its end leaves none)."""
+    import json
+
+    try:
+        record = json.loads(model_record_path(checkpoint).read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def train_unet(model, train, val, *, epochs: int, checkpoint: str | Path,
                monitor: str = "val_f1", verbose: int = 2,
                patience: int | None = None) -> dict[str, list[float]]:
@@ -388,6 +424,9 @@ def train_unet(model, train, val, *, epochs: int, checkpoint: str | Path,
     checkpoint : str or Path
         A ``.weights.h5`` file (put it in a cache or temporary folder, not the repository):
         the best epoch's weights by ``monitor`` are saved there and loaded back at the end.
+        Once training has ended, :func:`model_record` is written beside it
+        (:func:`model_record_path`); the old record is removed when training starts, so weights
+        of a run that stopped early have none.
     monitor : str
         ``"val_f1"`` (maximised) or ``"val_loss"`` (minimised).
     patience : int, optional
@@ -427,8 +466,15 @@ def train_unet(model, train, val, *, epochs: int, checkpoint: str | Path,
     if patience is not None:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=mode,
                                                        patience=int(patience)))
+    record = model_record_path(path)
+    record.unlink(missing_ok=True)  # until this run ends, the weights there are not described
     history = model.fit(train, validation_data=val, epochs=epochs, verbose=verbose, shuffle=False,
                         callbacks=callbacks)
     if path.exists():
         model.load_weights(str(path))
+        import json
+
+        partial = record.with_name(record.name + ".part")
+        partial.write_text(json.dumps(model_record(model), indent=1))
+        partial.replace(record)
     return {k: [float(v) for v in vals] for k, vals in history.history.items()}
