@@ -187,6 +187,12 @@ def test_pipeline_leaves_masked_pixels_unflagged_by_every_method(tile):
     for name, m in maps.items():
         assert not m[cloud].any(), f"{name} flags masked pixels"
         assert int(out[f"{name}_pixels"]) == int(m.sum()) > 0
+        # density: the share of the *seen* pixels of each 32 px cell; NaN where a cell is all cloud
+        cells = lambda a: a.reshape(8, 32, 8, 32).sum(axis=(1, 3))  # noqa: E731
+        with np.errstate(invalid="ignore"):
+            expected = cells(m & ~cloud) / cells(~cloud)
+        np.testing.assert_allclose(out[f"{name}_density"].values, expected, rtol=1e-6)
+    assert np.isnan(out["dndvi_density"].values[2, 1:6]).all()  # rows 64-96, columns 32-192: cloud
 
 
 # ----------------------------------------------------------------------------- the live tile

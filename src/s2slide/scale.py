@@ -421,15 +421,21 @@ def _check_address(address: Any) -> str | None:
                 "cluster.")
 
 
-def density_map(mask: xr.DataArray, *, factor: int = 61) -> xr.DataArray:
+def density_map(mask: xr.DataArray, *, factor: int = 61,
+                valid: xr.DataArray | None = None) -> xr.DataArray:
     """Fraction of flagged pixels in ``factor`` x ``factor`` blocks: a small lazy overview map.
 
     61 divides 10,980 (180 x 180 cells of 610 m for a full tile); edges that do not fill a
-    block are trimmed.
+    block are trimmed. With ``valid`` (bool (y, x), False where a pixel is masked, e.g. under
+    a cloud), the fraction is of the valid pixels of each block, and NaN where a block has none:
+    a cell hidden by clouds reads "not seen", not "no landslides".
     """
     if factor < 1:
         raise InvalidInputError(f"factor={factor}: use a positive block size in pixels, e.g. 61.")
-    return mask.astype(np.float32).coarsen(y=factor, x=factor, boundary="trim").mean()
+    share = mask.astype(np.float32)
+    if valid is not None:
+        share = share.where(valid)  # NaN: left out of each block's mean (skipna)
+    return share.coarsen(y=factor, x=factor, boundary="trim").mean()
 
 
 def _outside(ds: xr.Dataset, window: dict[str, slice]) -> xr.DataArray:
@@ -456,7 +462,8 @@ def pipeline(ds: xr.Dataset, *, kmeans: Any, weights: list[np.ndarray] | None,
     Without a ``truth`` variable (a real tile, :func:`stac_tile`) the ``truth_*`` and
     ``*_true_positives`` entries are left out; with ``weights=None`` the ``unet_*`` ones.
     ``masked_pixels`` counts the pixels no method can judge (NaN on a date: clouds, shadow,
-    snow or no data on a real tile; none on a simulated one); every method leaves them unflagged.
+    snow or no data on a real tile; none on a simulated one); every method leaves them unflagged,
+    and the density maps are shares of the other pixels (NaN in a cell with none of them).
 
     Returns a dict of lazy objects; ``dask.compute(*d.values())`` evaluates them together, so
     each chunk of the tile is generated (or read) once and then forgotten.
@@ -473,7 +480,7 @@ def pipeline(ds: xr.Dataset, *, kmeans: Any, weights: list[np.ndarray] | None,
     out: dict[str, Any] = {"masked_pixels": (~seen & keep).sum()}
     for name, m in maps.items():
         out[f"{name}_pixels"] = (m & keep).sum()
-        out[f"{name}_density"] = density_map(m, factor=factor)
+        out[f"{name}_density"] = density_map(m, factor=factor, valid=seen)
         if truth is not None and name != "truth":
             out[f"{name}_true_positives"] = (m & truth & keep).sum()
     return out
