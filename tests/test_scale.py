@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from s2slide import indices, scale
-from s2slide.errors import InvalidInputError, NetworkUnavailableError
+from s2slide.errors import InvalidInputError, NetworkUnavailableError, NoValidDataError
 
 
 @pytest.fixture(scope="module")
@@ -273,7 +273,8 @@ def catalogue(monkeypatch):
     from s2slide.data import net
     from s2slide.data.live import stac
 
-    def setup(*, flag_1: bool, plus1000_1: bool, cloud_rows_1: int = 0) -> dict:
+    def setup(*, flag_1: bool, plus1000_1: bool, cloud_rows_1: int = 0, cloud_rows_pre: int = 0,
+              no_scl: tuple = ()) -> dict:
         found = {
             2021: [_item("cloudy", "2021-11-01T04:00:00Z", cloud=50.0),
                    _item("S2A_24MVV_20211105_0_L2A", "2021-11-05T04:00:00Z", cloud=3.0),
@@ -284,7 +285,9 @@ def catalogue(monkeypatch):
                    _item("S2B_24MWV_20221120_0_L2A", "2022-11-20T04:00:00Z", cloud=8.0,
                          tile="MGRS-24MWV"),
                    _item("S2B_24MVV_20221110_0_L2A", "2022-11-10T04:00:00Z", cloud=50.0)]}
-        pixels = {"S2A_24MVV_20211105_0_L2A": (False, "all"), POST_0: (False, "left"),
+        for item in (it for year in found.values() for it in year if it.id in no_scl):
+            del item.assets["scl"]  # a catalogue item without its scene classification
+        pixels = {"S2A_24MVV_20211105_0_L2A": (False, "all", cloud_rows_pre), POST_0: (False, "left"),
                   POST_1: (plus1000_1, "all", cloud_rows_1)}
         seen: dict = {"loads": []}
         monkeypatch.setattr(net, "reachable", lambda url, **kw: (True, "reachable"))
@@ -353,6 +356,40 @@ def test_stac_tile_masks_the_clouds_of_the_item_each_pixel_comes_from(catalogue)
     assert np.isfinite(ds["pre"].values).all()
     np.testing.assert_allclose(post[0][~expected], SURFACE["red"], atol=1e-6)  # band 0: B04
     assert ds.attrs["scl_mask"] == [0, 1, 3, 8, 9, 10, 11]
+
+
+def test_stac_tile_masks_clouds_of_the_pre_event_date_too(catalogue):
+    """A cloud on the pre-event item (SCL 9, top 6 rows) makes ``pre`` NaN there, and the
+    pipeline counts those pixels as masked: dNDVI needs both dates."""
+    catalogue(flag_1=True, plus1000_1=False, cloud_rows_pre=6)
+    ds = scale.stac_tile(chunk=16)
+    expected = np.zeros((40, 40), bool)
+    expected[:6] = True
+    np.testing.assert_array_equal(~np.isfinite(ds["pre"].values).all(0), expected)
+    assert np.isfinite(ds["post"].values).all()
+    kmeans = scale.fit_kmeans(scale.sample_pixels(scale.features(ds), n=500, n_chunks=9), k=2)
+    with dask.config.set(scheduler="synchronous"):
+        out = dask.compute(scale.pipeline(ds, kmeans=kmeans, weights=None, factor=8))[0]
+    assert int(out["masked_pixels"]) == 6 * 40
+
+
+def test_stac_tile_refuses_an_item_without_its_scl(catalogue):
+    """An item with no SCL asset would be read with SCL 0 (no data) everywhere and vanish
+    unsaid; the tile says which item and what to do instead."""
+    seen = catalogue(flag_1=True, plus1000_1=False, no_scl=(POST_1,))
+    with pytest.raises(NoValidDataError, match=f"{POST_1}.*'scl'.*dates="):
+        scale.stac_tile(chunk=16)
+    assert not [c for c in seen["loads"] if c["lazy"]]  # refused before any read
+
+
+def test_sample_pixels_of_an_all_clouded_tile_says_why():
+    """Every pixel masked (a real tile under cloud): the sample fails with the reason."""
+    import xarray as xr
+
+    feat = xr.DataArray(np.full((2, 64, 64), np.nan, np.float32), dims=("feature", "y", "x")).chunk(
+        y=32, x=32)
+    with pytest.raises(InvalidInputError, match="4 sampled chunks .of 4.*SCL.*cloud.*n_chunks"):
+        scale.sample_pixels(feat, n=100, n_chunks=4)
 
 
 def test_stac_tile_offline(monkeypatch):

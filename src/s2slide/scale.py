@@ -26,7 +26,7 @@ import xarray as xr
 from s2slide import checks, indices
 from s2slide.data import bands as s2bands
 from s2slide.data import mirror
-from s2slide.errors import InvalidInputError, NetworkUnavailableError, SettingError
+from s2slide.errors import InvalidInputError, NetworkUnavailableError, NoValidDataError, SettingError
 
 TILE_PX = 10_980  #: pixels on a side of a Sentinel-2 tile at 10 m
 CHUNK_PX = 1_220  #: default chunk side: 10,980 / 9, a multiple of 4 (U-Net pooling stays aligned)
@@ -171,8 +171,10 @@ def sample_pixels(feat: xr.DataArray, *, n: int = 20_000, n_chunks: int = 4, see
     pixels = np.concatenate(blocks)
     pixels = pixels[np.isfinite(pixels).all(axis=1)]
     if len(pixels) < 10:
-        raise InvalidInputError("fewer than 10 finite pixels in the sampled chunks: use more "
-                                "chunks (n_chunks=) or check the input for NaN.")
+        raise InvalidInputError(
+            f"fewer than 10 finite pixels in the {len(picks)} sampled chunks (of {ny * nx}): on a "
+            "real tile (stac_tile) the pixels its SCL calls cloud, cloud shadow, snow or no data "
+            "are NaN; sample more chunks (n_chunks=), or choose dates with fewer clouds.")
     return pixels[rng.choice(len(pixels), size=min(n, len(pixels)), replace=False)]
 
 
@@ -582,6 +584,11 @@ def _tile_reflectance(items: list, cat: Any, *, chunk: int, timeout: float, what
     stac._configure_gdal(timeout)
     grid = {"resolution": 10} if geobox is None else {"geobox": geobox}
     keys, scl_key = [cat.asset(b) for b in BANDS], cat.asset("SCL")
+    if blind := [it.id for it in items if scl_key not in it.assets]:
+        # odc-stac would fill a missing SCL with 0 (no data) and mask the whole item unsaid
+        raise NoValidDataError(f"{what}: item(s) {', '.join(blind)} have no {scl_key!r} asset "
+                               "(scene classification), so their clouds cannot be masked; pick "
+                               "other dates (stac_tile(dates=...)) or use simulated_tile()")
     raw = odc.stac.load(items, bands=[*keys, scl_key], chunks={"x": chunk, "y": chunk},
                         groupby="id", resampling={scl_key: "nearest"}, **grid)  # SCL: 20 m classes
     spec = _check_grid(raw.odc.geobox, name=what)
@@ -622,6 +629,8 @@ def stac_tile(*, bbox: tuple = LUDING_REGION, dates: tuple = LUDING_DATES, chunk
         Offline, or the catalogue or the files do not answer in time.
     SceneNotFoundError
         No item clear enough in a date window.
+    NoValidDataError
+        An item of the chosen days has no SCL asset (its clouds could not be masked).
     """
     import json
     from datetime import date
