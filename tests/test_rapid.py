@@ -122,9 +122,14 @@ def test_unet_width_is_read_from_the_weights_and_the_unet_map_is_made(luding_map
         model.save_weights(str(path))
         assert rapid.unet_width(path) == base
     assert rapid.unet_weights() is None  # weights without their record: not usable
+    assert "without a record" in rapid.unet_missing() and "run chapter 6 again" in rapid.unet_missing()
+    with pytest.raises(NoValidDataError, match="without a record.*run chapter 6 again"):
+        rapid.map_event("luding-2022", stack=luding_map.stack, method="unet", out_dir=tmp_path)
     record = unet.model_record(model)
     assert record["channels"] == 6 and np.allclose(record["input_std"], std)
-    unet.model_record_path(path).write_text(json.dumps(record))
+    unet.model_record_path(path).write_text(json.dumps(record))  # no checksum: not trusted
+    assert rapid.unet_weights() is None
+    unet.write_model_record(model, path)
     checkpoint = rapid.unet_weights()
     assert checkpoint.path == path and np.allclose(checkpoint.input_std, std)
     assert np.allclose(checkpoint.input_mean, mean)
@@ -132,6 +137,8 @@ def test_unet_width_is_read_from_the_weights_and_the_unet_map_is_made(luding_map
     em = rapid.map_event("luding-2022", stack=stack, method="unet", out_dir=tmp_path)
     assert em.masks["unet"].shape == (128, 128) and not em.notes
     assert 0.0 <= float(em.scores["unet"].min()) <= float(em.scores["unet"].max()) <= 1.0
+    unet.build_unet(6, base_filters=16, seed=1, input_mean=mean, input_std=std).save_weights(str(path))
+    assert rapid.unet_weights() is None  # the weights were replaced after the record: not theirs
     path.write_bytes(b"not a weights file")
     with pytest.raises(InvalidInputError, match="run chapter 6 again"):
         rapid.unet_width(path)

@@ -99,6 +99,21 @@ def unet_weights() -> Checkpoint | None:
     return None
 
 
+def unet_missing() -> str:
+    """Why :func:`unet_weights` found no U-Net, and what to do: none in the cache, or weights
+    without a record that describes them (saved before the record existed, by a run that
+    stopped, or replaced since)."""
+    folder = config.cache_dir() / "checkpoints"
+    found = [folder / name for name in UNET_CHECKPOINTS if (folder / name).is_file()]
+    if not found:
+        return f"chapter 6's trained network is not on this machine ({UNET_HINT})"
+    return (f"chapter 6's weights are here ({found[0]}) but without a record of the input mean "
+            "and std they were trained with that matches them (unet.model_record_path; weights "
+            "saved by an older version of the course or by a run that stopped have none), and "
+            "a U-Net standardised with other moments maps nonsense: run chapter 6 again to its "
+            "end, which writes both")
+
+
 def unet_width(weights: Path, *, channels: int = 6) -> int:
     """Base filters of the U-Net whose weights are in ``weights`` (a ``.weights.h5`` file).
 
@@ -234,7 +249,7 @@ def map_event(event: str | events.Event, *, source: str = "auto", pre_days: int 
         raise InvalidInputError(f"method={method!r}; use one of {', '.join(METHODS)}")
     weights = unet_weights()
     if method == "unet" and weights is None:
-        raise NoValidDataError(f"no trained U-Net here: {UNET_HINT}; or pick method='rdndvi'")
+        raise NoValidDataError(f"no usable U-Net here: {unet_missing()}; or pick method='rdndvi'")
     stack = stack if stack is not None else stacks.load_stack(
         ev, source=source, pre_days=pre_days, post_days=post_days, seed=seed)
     scene = composite.composite_pair(stack, method=compositing)
@@ -243,8 +258,7 @@ def map_event(event: str | events.Event, *, source: str = "auto", pre_days: int 
     gdf = landslides.from_scene(masks[method], scene, min_area_m2=mmu_m2,
                                 epicentre_lonlat=ev.epicentre_lonlat)
     notes = [] if weights is not None else [
-        f"no U-Net map: chapter 6's trained network is not on this machine ({UNET_HINT}); "
-        "the other three maps are made"]
+        f"no U-Net map: {unet_missing()}; the other three maps are made"]
     em = EventMap(ev, stack, scene, masks, scores, method, gdf,
                   stats.summary(landslides.areas_km2(gdf), min_area_km2=mmu_m2 / 1e6), notes=notes)
     em.files = write_outputs(em, out_dir or config.results_dir() / "event_maps")

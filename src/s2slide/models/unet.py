@@ -396,16 +396,38 @@ def model_record(model) -> dict[str, Any]:
     return {"channels": int(channels), "size": size, "input_mean": mean, "input_std": std}
 
 
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def write_model_record(model, checkpoint: str | Path) -> Path:
+    """Write :func:`model_record` of ``model`` beside ``checkpoint``, with the SHA-256 of the
+    weights file it describes (``weights_sha256``), atomically; returns the record's path."""
+    import json
+
+    record = model_record_path(checkpoint)
+    partial = record.with_name(record.name + ".part")
+    described = {**model_record(model), "weights_sha256": _sha256(Path(checkpoint))}
+    partial.write_text(json.dumps(described, indent=1))
+    partial.replace(record)
+    return record
+
+
 def read_model_record(checkpoint: str | Path) -> dict[str, Any] | None:
-    """The record beside ``checkpoint`` (:func:`model_record_path`), or None when there is none
-    or it cannot be read (a run stopped before its end leaves none)."""
+    """The record beside ``checkpoint`` (:func:`model_record_path`), or None when there is none,
+    it cannot be read (a run stopped before its end leaves none), or it describes other weights
+    than the file now holds (its ``weights_sha256`` differs: the file was replaced since)."""
     import json
 
     try:
         record = json.loads(model_record_path(checkpoint).read_text())
+        same = isinstance(record, dict) and record.get("weights_sha256") == _sha256(Path(checkpoint))
     except (OSError, ValueError):
         return None
-    return record if isinstance(record, dict) else None
+    return record if same else None
 
 
 def train_unet(model, train, val, *, epochs: int, checkpoint: str | Path,
@@ -425,8 +447,8 @@ def train_unet(model, train, val, *, epochs: int, checkpoint: str | Path,
         A ``.weights.h5`` file (put it in a cache or temporary folder, not the repository):
         the best epoch's weights by ``monitor`` are saved there and loaded back at the end.
         Once training has ended, :func:`model_record` is written beside it
-        (:func:`model_record_path`); the old record is removed when training starts, so weights
-        of a run that stopped early have none.
+        (:func:`write_model_record`, with the weights' checksum); the old record is removed when
+        training starts, so weights of a run that stopped early have none.
     monitor : str
         ``"val_f1"`` (maximised) or ``"val_loss"`` (minimised).
     patience : int, optional
@@ -466,15 +488,14 @@ def train_unet(model, train, val, *, epochs: int, checkpoint: str | Path,
     if patience is not None:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=mode,
                                                        patience=int(patience)))
-    record = model_record_path(path)
-    record.unlink(missing_ok=True)  # until this run ends, the weights there are not described
+    model_record_path(path).unlink(missing_ok=True)  # until this run ends, nothing is described
+    before = path.stat().st_mtime_ns if path.exists() else None
     history = model.fit(train, validation_data=val, epochs=epochs, verbose=verbose, shuffle=False,
                         callbacks=callbacks)
-    if path.exists():
+    # Keras 3.15 saves the first epoch always; a ModelCheckpoint that starts from an infinite
+    # best (as Keras 2's did) saves none if ``monitor`` is NaN every epoch, and the file is then
+    # an older run's: not loaded, not described as this run's
+    if path.exists() and path.stat().st_mtime_ns != before:
         model.load_weights(str(path))
-        import json
-
-        partial = record.with_name(record.name + ".part")
-        partial.write_text(json.dumps(model_record(model), indent=1))
-        partial.replace(record)
+        write_model_record(model, path)
     return {k: [float(v) for v in vals] for k, vals in history.history.items()}
