@@ -184,11 +184,13 @@ def test_pipeline_leaves_masked_pixels_unflagged_by_every_method(tile):
                 "kmeans": scale.predict_chunks(kmeans, feat).values == scale.scar_cluster(kmeans)}
     assert int(out["masked_pixels"]) == int(cloud.sum())
     assert int(out["unet_pixels"]) == int((~cloud).sum())  # everything but the clouds
+    def cells(a: np.ndarray) -> np.ndarray:  # pixel counts per 32 px cell
+        return a.reshape(8, 32, 8, 32).sum(axis=(1, 3))
+
     for name, m in maps.items():
         assert not m[cloud].any(), f"{name} flags masked pixels"
         assert int(out[f"{name}_pixels"]) == int(m.sum()) > 0
         # density: the share of the *seen* pixels of each 32 px cell; NaN where a cell is all cloud
-        cells = lambda a: a.reshape(8, 32, 8, 32).sum(axis=(1, 3))  # noqa: E731
         with np.errstate(invalid="ignore"):
             expected = cells(m & ~cloud) / cells(~cloud)
         np.testing.assert_allclose(out[f"{name}_density"].values, expected, rtol=1e-6)

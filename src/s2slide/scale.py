@@ -26,7 +26,8 @@ import xarray as xr
 from s2slide import checks, indices
 from s2slide.data import bands as s2bands
 from s2slide.data import mirror
-from s2slide.errors import InvalidInputError, NetworkUnavailableError, NoValidDataError, SettingError
+from s2slide.errors import (InvalidInputError, NetworkUnavailableError, NoValidDataError,
+                            SettingError)
 
 TILE_PX = 10_980  #: pixels on a side of a Sentinel-2 tile at 10 m
 CHUNK_PX = 1_220  #: default chunk side: 10,980 / 9, a multiple of 4 (U-Net pooling stays aligned)
