@@ -71,6 +71,7 @@ STUB = ROOT / "tests" / "colab_stub"
 BASE_ROOT = ROOT / "_build" / "colab-base"
 TIMINGS = BASE_ROOT / "timings.json"
 EXECUTED = BASE_ROOT / "executed"
+SKIPPED = BASE_ROOT / "SKIPPED"  # written when the disk is too full for the base (removed by `make colab`)
 CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 HEAVY = {"05", "06", "08"}  # TensorFlow training / many scenes: minutes each on a CPU
 CELL_TIMEOUT_S = 900  # as the book build (_config.yml execute.timeout)
@@ -150,6 +151,8 @@ def _no_room(why: str) -> None:
                "`make colab` again")
     if os.environ.get("S2SLIDE_COLAB_REQUIRED"):
         pytest.fail(message)
+    SKIPPED.parent.mkdir(parents=True, exist_ok=True)
+    SKIPPED.write_text(message + "\n")  # `make test` says so in its last line
     pytest.skip(message)
 
 
@@ -557,8 +560,10 @@ def test_a_full_disk_skips_with_a_reason_and_required_makes_it_fail(tmp_path, mo
     with pytest.raises(pytest.fail.Exception, match="No matching distribution"):
         _pip_or_fail(fake, "numpy==0")
     monkeypatch.delenv("S2SLIDE_COLAB_REQUIRED", raising=False)
+    monkeypatch.setattr(sys.modules[__name__], "SKIPPED", tmp_path / "SKIPPED")
     with pytest.raises(pytest.skip.Exception, match="only 1.0 GB.*make colab"):
         _no_room("only 1.0 GB of disk is free")
+    assert "only 1.0 GB" in (tmp_path / "SKIPPED").read_text()  # for make test's last line
     monkeypatch.setenv("S2SLIDE_COLAB_REQUIRED", "1")
     with pytest.raises(pytest.fail.Exception, match="only 1.0 GB"):
         _no_room("only 1.0 GB of disk is free")
