@@ -76,6 +76,12 @@ def ndvi_pair(scene: xr.Dataset, *, nir: str = "B8A") -> tuple[np.ndarray, np.nd
                  for w in ("pre", "post"))
 
 
+def _checkpoint_files() -> list[Path]:
+    """Chapter 6's weights files present in ``<cache>/checkpoints``, best first."""
+    folder = config.cache_dir() / "checkpoints"
+    return [folder / name for name in UNET_CHECKPOINTS if (folder / name).is_file()]
+
+
 def unet_weights() -> Checkpoint | None:
     """Chapter 6's trained U-Net on this machine, or None.
 
@@ -87,9 +93,8 @@ def unet_weights() -> Checkpoint | None:
     """
     from s2slide.models import unet
 
-    folder = config.cache_dir() / "checkpoints"
-    for path in (folder / name for name in UNET_CHECKPOINTS):  # best first
-        record = unet.read_model_record(path) if path.is_file() else None
+    for path in _checkpoint_files():  # best first
+        record = unet.read_model_record(path)
         try:
             mean, std = (np.asarray(record[k], dtype=np.float64) for k in ("input_mean", "input_std"))
         except (KeyError, TypeError, ValueError):  # no record (None), or not chapter 6's
@@ -103,8 +108,7 @@ def unet_missing() -> str:
     """Why :func:`unet_weights` found no U-Net, and what to do: none in the cache, or weights
     without a record that describes them (saved before the record existed, by a run that
     stopped, or replaced since)."""
-    folder = config.cache_dir() / "checkpoints"
-    found = [folder / name for name in UNET_CHECKPOINTS if (folder / name).is_file()]
+    found = _checkpoint_files()
     if not found:
         return f"chapter 6's trained network is not on this machine ({UNET_HINT})"
     return (f"chapter 6's weights are here ({found[0]}) but without a record of the input mean "
